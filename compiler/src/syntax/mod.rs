@@ -1,0 +1,114 @@
+//! Text → AST. pest stays inside this module: `parse` returns the spanned
+//! AST and diagnostics, never pest types.
+
+pub mod ast;
+mod build;
+mod grammar;
+mod recovery;
+mod rule_names;
+mod span;
+
+pub use span::{Span, Spanned};
+
+use pest::Parser;
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::SourceId;
+use grammar::{FlowParser, Rule};
+
+/// The deepest nesting of `(` and `[` accepted. Deeper input is refused
+/// before pest sees it, so that no input can exhaust the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// How many syntax errors one file reports before giving up on it.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Parses one file. Every syntax error is reported (up to a limit): after
+/// each one the parser skips to the next rule or setting and goes on. The
+/// returned AST holds every item that parsed.
+pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    if let Some(d) = too_deep(source, text) {
+        diagnostics.push(d);
+        return (ast::File { items: Vec::new() }, diagnostics);
+    }
+    let mut text = text.to_string();
+    let mut last_error = None;
+    for _ in 0..MAX_SYNTAX_ERRORS {
+        match FlowParser::parse(Rule::file, &text) {
+            Ok(mut pairs) => {
+                let file_pair = pairs.next().expect("grammar: file");
+                let mut builder = build::Builder {
+                    source,
+                    diagnostics: &mut diagnostics,
+                };
+                let file = builder.file(file_pair);
+                return (file, diagnostics);
+            }
+            Err(error) => {
+                let diagnostic = recovery::syntax_diagnostic(source, &text, &error);
+                let at = diagnostic.primary().span.start;
+                // A blanked region that fails at the same place again means
+                // recovery made no progress: stop rather than repeat.
+                if last_error == Some(at) {
+                    break;
+                }
+                last_error = Some(at);
+                diagnostics.push(diagnostic);
+                if !recovery::blank_failed_item(&mut text, at) {
+                    break;
+                }
+            }
+        }
+    }
+    (ast::File { items: Vec::new() }, diagnostics)
+}
+
+/// Refuses nesting deeper than `MAX_NESTING`, outside strings and comments.
+fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut in_comment = false;
+    let mut escaped = false;
+    let mut previous = '\0';
+    for (i, c) in text.char_indices() {
+        if in_comment {
+            in_comment = c != '\n';
+        } else if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' || c == '\n' {
+                in_string = false;
+            }
+        } else {
+            match c {
+                '"' => in_string = true,
+                '#' => in_comment = true,
+                '/' if previous == '/' => in_comment = true,
+                '(' | '[' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(
+                            Diagnostic::new(
+                                Code::TooDeep,
+                                source,
+                                Span::new(i, i + 1),
+                                format!("brackets nested more than {MAX_NESTING} deep here"),
+                            )
+                            .with_help("split the condition into simpler parts"),
+                        );
+                    }
+                }
+                ')' | ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! Syntax errors: pest's error turned into a friendly diagnostic, and the
+//! recovery that lets one parse report several of them.
+
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+use super::grammar::Rule;
+use super::rule_names::human_name;
+use super::span::Span;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::SourceId;
+
+/// "unexpected X" at the failing position, "expected A, B or C" as label.
+pub fn syntax_diagnostic(source: SourceId, text: &str, error: &Error<Rule>) -> Diagnostic {
+    let at = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let found = token_at(text, at);
+    let span = Span::new(at, at + found.len());
+    let positives = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { message } => {
+            return Diagnostic::new(Code::TooDeep, source, span, "parsing gave up here")
+                .with_message("this file is too complex to parse")
+                .with_note(message.clone())
+                .with_help("split long conditions into several rules");
+        }
+    };
+    let mut expected: Vec<&str> = Vec::new();
+    for positive in positives {
+        if let Some(name) = human_name(positive) {
+            if !expected.contains(&name) {
+                expected.push(name);
+            }
+        }
+    }
+    let found_text = if found.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{}`", found.escape_debug())
+    };
+    let label = if expected.is_empty() {
+        format!("I did not expect {found_text} here")
+    } else {
+        format!("I was expecting {}", one_of(&expected))
+    };
+    let diagnostic = Diagnostic::new(Code::Syntax, source, span.max_len(text), label)
+        .with_message(format!("unexpected {found_text}"));
+    match hint(text, at, found, &expected) {
+        Some(help) => diagnostic.with_help(help),
+        None => diagnostic,
+    }
+}
+
+trait MaxLen {
+    fn max_len(self, text: &str) -> Span;
+}
+
+impl MaxLen for Span {
+    /// An empty span at the end of the file still needs a place to point.
+    fn max_len(self, text: &str) -> Span {
+        if self.is_empty() && self.start >= text.len() {
+            Span::new(text.len(), text.len())
+        } else {
+            self
+        }
+    }
+}
+
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] if init.len() < 6 => format!("{} or {last}", init.join(", ")),
+        _ => format!("{}, or ...", names[..6].join(", ")),
+    }
+}
+
+/// The word or the single character at `at`.
+fn token_at(text: &str, at: usize) -> &str {
+    let rest = text.get(at..).unwrap_or("");
+    let word_len = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map(|(i, _)| i)
+        .unwrap_or(rest.len());
+    if word_len > 0 {
+        &rest[..word_len]
+    } else {
+        rest.chars().next().map(|c| &rest[..c.len_utf8()]).unwrap_or("")
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "when", "on", "if", "then", "and", "or", "not", "in", "is", "true", "false", "flow", "policy",
+    "send", "task", "webhook", "set", "tag", "untag", "exit", "where", "since", "within",
+    "anniversary", "becomes", "changes", "sent", "opened", "clicked", "used", "unused", "consent",
+    "tagged", "no", "yearly", "once",
+];
+
+/// A targeted suggestion for the commonest mistakes.
+fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String> {
+    let wants_name = expected.contains(&"a name");
+    if wants_name && RESERVED.contains(&found) {
+        return Some(format!(
+            "`{found}` is a reserved word of the flow language; use another name"
+        ));
+    }
+    if let Some(unit) = found.trim_start_matches(|c: char| c.is_ascii_digit()).get(..) {
+        if found.starts_with(|c: char| c.is_ascii_digit()) && !unit.is_empty() {
+            return Some(match unit {
+                "m" => "`m` is ambiguous: write `min` for minutes or `mo` for months".to_string(),
+                "s" | "sec" | "secs" | "seconds" => {
+                    "the smallest unit is minutes (`min`)".to_string()
+                }
+                _ => format!(
+                    "`{unit}` is not a unit: durations are written `30min`, `4h`, `15d`, `2w`, `3mo`, `1y`"
+                ),
+            });
+        }
+    }
+    if found == "=" && text[at..].starts_with("=") && !text[at..].starts_with("==") {
+        return Some("to compare, write `==`".to_string());
+    }
+    if found == "&" || found == "|" || found == "!" {
+        return Some("write `and`, `or` and `not`".to_string());
+    }
+    if found == "'" {
+        return Some("strings are written between double quotes: \"...\"".to_string());
+    }
+    if expected.contains(&"an action (`send`, `task`, `webhook`, `set`, `tag`, `untag`, `exit`)")
+    {
+        return Some("a rule ends with what to do, e.g. `send offer`".to_string());
+    }
+    None
+}
+
+/// Blanks the item that failed at `at` (from the start of its rule or
+/// setting to the start of the next one), keeping newlines and braces so
+/// that offsets and block structure stay as they were. Returns false when
+/// nothing could be blanked.
+pub fn blank_failed_item(text: &mut String, at: usize) -> bool {
+    let at = at.min(text.len());
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .filter(|&i| i <= text.len())
+        .collect();
+    let mut error_line = line_starts.partition_point(|&s| s <= at).saturating_sub(1);
+    // An error at the first token of a line (`on` after a rule that lacks
+    // its template) belongs to the item before it.
+    if error_line > 0 && text[line_starts[error_line]..at].trim().is_empty() {
+        error_line -= 1;
+    }
+    let mut start_line = error_line;
+    for line in (0..=error_line).rev() {
+        let this_line = line_text(text, &line_starts, line);
+        if line == error_line && this_line.trim_start().starts_with('}') {
+            continue;
+        }
+        match sync_kind(this_line) {
+            Some(SyncKind::Item) => {
+                start_line = line;
+                break;
+            }
+            Some(SyncKind::Block) => break,
+            None => {}
+        }
+    }
+    let end_line = (error_line + 1..line_starts.len())
+        .find(|&line| sync_kind(line_text(text, &line_starts, line)).is_some())
+        .unwrap_or(line_starts.len());
+    let start = line_starts[start_line];
+    let end = line_starts.get(end_line).copied().unwrap_or(text.len());
+    let mut changed = false;
+    let blanked: String = text[start..end]
+        .chars()
+        .map(|c| match c {
+            '\n' | '{' | '}' => c.to_string(),
+            c if c.is_whitespace() && c.len_utf8() == 1 => c.to_string(),
+            c => {
+                changed = true;
+                " ".repeat(c.len_utf8())
+            }
+        })
+        .collect();
+    text.replace_range(start..end, &blanked);
+    changed
+}
+
+fn line_text<'a>(text: &'a str, starts: &[usize], line: usize) -> &'a str {
+    let start = starts[line];
+    let end = starts
+        .get(line + 1)
+        .copied()
+        .unwrap_or(text.len())
+        .min(text.len());
+    &text[start..end]
+}
+
+enum SyncKind {
+    /// A line that starts a rule or a setting.
+    Item,
+    /// A line that opens or closes a block.
+    Block,
+}
+
+fn sync_kind(line: &str) -> Option<SyncKind> {
+    let trimmed = line.trim_start();
+    let word: String = trimmed
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    match word.as_str() {
+        "when" | "on" | "priority" | "quiet" => return Some(SyncKind::Item),
+        "at" if trimmed[2..].trim_start().starts_with("most") => return Some(SyncKind::Item),
+        "flow" | "policy" => return Some(SyncKind::Block),
+        "" if trimmed.starts_with('}') => return Some(SyncKind::Block),
+        "" => return None,
+        _ => {}
+    }
+    let after = trimmed[word.len()..].trim_start();
+    (after.starts_with(':') && !after.starts_with("::")).then_some(SyncKind::Item)
+}
