@@ -1,1 +1,27 @@
-fn main() {}
+//! `flowc`: check, explain (and later build, run, simulate) marketing flows.
+//!
+//! Only this binary prints and exits; the libraries return results.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // Deeply nested input is refused by the parser, but the checker and
+    // renderer recurse too: give them room rather than risk the 8 MiB
+    // default stack on a pathological file.
+    let worker = std::thread::Builder::new()
+        .name("flowc".into())
+        .stack_size(256 * 1024 * 1024)
+        .spawn(cli::main);
+    match worker.map(|handle| handle.join()) {
+        Ok(Ok(code)) => code,
+        _ => {
+            eprintln!(
+                "error: flowc stopped on an internal error; this is a bug in flowc.\n\
+                 Please report it with the command and the files that caused it."
+            );
+            ExitCode::from(cli::EXIT_INTERNAL)
+        }
+    }
+}

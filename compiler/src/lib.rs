@@ -4,6 +4,44 @@
 //! texts (flows, project file, templates) in a [`source::Sources`]; it
 //! returns what it built and every diagnostic at once.
 
+pub mod check;
 pub mod diagnostics;
+pub mod program;
+pub mod project;
 pub mod source;
 pub mod syntax;
+
+pub use flowc_runtime::calendar::ZoneDb;
+
+use diagnostics::Diagnostic;
+use program::Program;
+use project::Project;
+use source::{SourceId, Sources};
+
+/// Parses and checks `flow_files` (ids into `sources`) against `project`.
+/// Returns the checked program when there is no error, and every
+/// diagnostic of every file, sorted by file and position.
+pub fn check_flows(
+    sources: &Sources,
+    flow_files: &[SourceId],
+    project: &Project,
+    zones: &ZoneDb,
+) -> (Option<Program>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let mut files = Vec::new();
+    for &id in flow_files {
+        let (file, mut found) = syntax::parse(id, sources.text(id));
+        diagnostics.append(&mut found);
+        files.push((id, file));
+    }
+    let context = check::Context {
+        sources,
+        project,
+        zones,
+    };
+    let (program, mut found) = check::check(&context, &files);
+    diagnostics.append(&mut found);
+    diagnostics::sort(&mut diagnostics);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    (program.filter(|_| !has_errors), diagnostics)
+}

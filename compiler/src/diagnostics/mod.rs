@@ -74,7 +74,12 @@ impl Diagnostic {
     }
 
     /// A secondary label giving context, possibly in another source.
-    pub fn with_context(mut self, source: SourceId, span: Span, message: impl Into<String>) -> Diagnostic {
+    pub fn with_context(
+        mut self,
+        source: SourceId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         self.labels.push(Label {
             source,
             span,
@@ -109,7 +114,11 @@ impl Diagnostic {
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
         let (pa, pb) = (a.primary(), b.primary());
-        (pa.source, pa.span.start, pa.span.end, a.code.id())
-            .cmp(&(pb.source, pb.span.start, pb.span.end, b.code.id()))
+        (pa.source, pa.span.start, pa.span.end, a.code.id()).cmp(&(
+            pb.source,
+            pb.span.start,
+            pb.span.end,
+            b.code.id(),
+        ))
     });
 }

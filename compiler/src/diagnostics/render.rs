@@ -1,1 +1,173 @@
+//! Renders diagnostics: ariadne reports for people, JSON for tools, and
+//! GitHub Actions workflow commands for CI annotations.
 
+use std::io::{self, Write};
+
+use ariadne::{CharSet, Color, Config, IndexType, Label as AriadneLabel, Report, ReportKind};
+use serde::Serialize;
+
+use super::{Diagnostic, Severity};
+use crate::source::{SourceId, Sources};
+
+/// How to show diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
+
+/// Writes one diagnostic for a person, with the source lines it points at.
+pub fn human(
+    sources: &Sources,
+    diagnostic: &Diagnostic,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let kind = match diagnostic.severity {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let primary = diagnostic.primary();
+    let path = |id: SourceId| sources.path(id).to_string();
+    let clamp = |id: SourceId, span: crate::syntax::Span| {
+        let len = sources.text(id).len();
+        span.start.min(len)..span.end.min(len).max(span.start.min(len))
+    };
+    let mut report = Report::build(
+        kind,
+        (path(primary.source), clamp(primary.source, primary.span)),
+    )
+    .with_code(diagnostic.code.id())
+    .with_message(&diagnostic.message)
+    .with_config(
+        Config::default()
+            .with_color(color)
+            .with_index_type(IndexType::Byte)
+            .with_char_set(if color {
+                CharSet::Unicode
+            } else {
+                CharSet::Ascii
+            }),
+    );
+    for (order, label) in diagnostic.labels.iter().enumerate() {
+        let mut l = AriadneLabel::new((path(label.source), clamp(label.source, label.span)))
+            .with_message(&label.message)
+            .with_order(order as i32);
+        if color {
+            l = l.with_color(if label.primary {
+                match diagnostic.severity {
+                    Severity::Error => Color::Red,
+                    Severity::Warning => Color::Yellow,
+                }
+            } else {
+                Color::Blue
+            });
+        }
+        report = report.with_label(l);
+    }
+    if let Some(help) = &diagnostic.help {
+        report = report.with_help(help);
+    }
+    for note in &diagnostic.notes {
+        report = report.with_note(note);
+    }
+    let cache = ariadne::sources(sources.iter().map(|(id, f)| (path(id), f.text.clone())));
+    report.finish().write(cache, out)
+}
+
+#[derive(Serialize)]
+struct JsonLabel<'a> {
+    file: &'a str,
+    line: usize,
+    column: usize,
+    end_line: usize,
+    end_column: usize,
+    start: usize,
+    end: usize,
+    message: &'a str,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    code: &'a str,
+    severity: Severity,
+    message: &'a str,
+    file: &'a str,
+    line: usize,
+    column: usize,
+    labels: Vec<JsonLabel<'a>>,
+    help: Option<&'a str>,
+    notes: &'a [String],
+}
+
+/// One JSON object per diagnostic (1-based lines and columns, byte offsets).
+pub fn json_value(sources: &Sources, diagnostic: &Diagnostic) -> serde_json::Value {
+    let primary = diagnostic.primary();
+    let (line, column) = sources.line_col(primary.source, primary.span.start);
+    let labels = diagnostic
+        .labels
+        .iter()
+        .map(|l| {
+            let (line, column) = sources.line_col(l.source, l.span.start);
+            let (end_line, end_column) = sources.line_col(l.source, l.span.end);
+            JsonLabel {
+                file: sources.path(l.source),
+                line,
+                column,
+                end_line,
+                end_column,
+                start: l.span.start,
+                end: l.span.end,
+                message: &l.message,
+                primary: l.primary,
+            }
+        })
+        .collect();
+    serde_json::to_value(JsonDiagnostic {
+        code: diagnostic.code.id(),
+        severity: diagnostic.severity,
+        message: &diagnostic.message,
+        file: sources.path(primary.source),
+        line,
+        column,
+        labels,
+        help: diagnostic.help.as_deref(),
+        notes: &diagnostic.notes,
+    })
+    .unwrap_or(serde_json::Value::Null)
+}
+
+/// `::error file=F,line=L,col=C,endLine=..,endColumn=..,title=CODE::message`
+pub fn github(sources: &Sources, diagnostic: &Diagnostic) -> String {
+    let primary = diagnostic.primary();
+    let (line, col) = sources.line_col(primary.source, primary.span.start);
+    let (end_line, end_col) = sources.line_col(primary.source, primary.span.end);
+    let level = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut message = format!("{}: {}", diagnostic.message, primary.message);
+    if let Some(help) = &diagnostic.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    format!(
+        "::{level} file={},line={line},col={col},endLine={end_line},endColumn={end_col},title={}::{}",
+        escape_property(sources.path(primary.source)),
+        diagnostic.code.id(),
+        escape_data(&message)
+    )
+}
+
+/// Workflow-command escaping of a message.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command escaping of a property value.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

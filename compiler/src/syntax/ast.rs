@@ -90,7 +90,10 @@ pub enum TriggerKind {
         name: Ident,
     },
     /// `anniversary of joined as n`
-    Anniversary { field: Ident, binding: Option<Ident> },
+    Anniversary {
+        field: Ident,
+        binding: Option<Ident>,
+    },
     /// `no visit for 60d`
     Inactivity {
         event: Ident,

@@ -572,7 +572,10 @@ impl Builder<'_> {
     /// `a == 1 and b in ["x"]`: comparisons joined by `and`, left to right.
     fn simple_filter(&mut self, pair: Pair<Rule>) -> Expr {
         let mut result: Option<Expr> = None;
-        for test in pair.into_inner().filter(|p| p.as_rule() == Rule::simple_test) {
+        for test in pair
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::simple_test)
+        {
             let test_span = span(&test);
             let mut inner = test.into_inner();
             let lhs = self.primary(inner.next().expect("grammar: lhs"));
@@ -646,7 +649,10 @@ impl Builder<'_> {
 
     fn time(&mut self, pair: Pair<Rule>) -> Spanned<TimeOfDay> {
         let s = span(&pair);
-        let (h, m) = pair.as_str().split_once(':').expect("grammar: time has ':'");
+        let (h, m) = pair
+            .as_str()
+            .split_once(':')
+            .expect("grammar: time has ':'");
         let hour = h.parse::<u8>().unwrap_or(99);
         let minute = m.parse::<u8>().unwrap_or(99);
         if hour > 23 || minute > 59 {
@@ -666,7 +672,10 @@ impl Builder<'_> {
 
     fn date(&mut self, pair: Pair<Rule>) -> Spanned<Date> {
         let s = span(&pair);
-        let mut parts = pair.as_str().splitn(3, '-').map(|p| p.parse::<i64>().unwrap_or(0));
+        let mut parts = pair
+            .as_str()
+            .splitn(3, '-')
+            .map(|p| p.parse::<i64>().unwrap_or(0));
         let (y, m, d) = (
             parts.next().unwrap_or(0),
             parts.next().unwrap_or(0),
@@ -736,10 +745,7 @@ impl Builder<'_> {
                         }
                     }
                     None => {
-                        let end = raw[i..]
-                            .find('}')
-                            .map(|j| i + j + 1)
-                            .unwrap_or(i + 2);
+                        let end = raw[i..].find('}').map(|j| i + j + 1).unwrap_or(i + 2);
                         self.error(
                             Code::InvalidEscape,
                             Span::new(base + i, base + end),

@@ -87,15 +87,50 @@ fn token_at(text: &str, at: usize) -> &str {
     if word_len > 0 {
         &rest[..word_len]
     } else {
-        rest.chars().next().map(|c| &rest[..c.len_utf8()]).unwrap_or("")
+        rest.chars()
+            .next()
+            .map(|c| &rest[..c.len_utf8()])
+            .unwrap_or("")
     }
 }
 
 const RESERVED: &[&str] = &[
-    "when", "on", "if", "then", "and", "or", "not", "in", "is", "true", "false", "flow", "policy",
-    "send", "task", "webhook", "set", "tag", "untag", "exit", "where", "since", "within",
-    "anniversary", "becomes", "changes", "sent", "opened", "clicked", "used", "unused", "consent",
-    "tagged", "no", "yearly", "once",
+    "when",
+    "on",
+    "if",
+    "then",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "true",
+    "false",
+    "flow",
+    "policy",
+    "send",
+    "task",
+    "webhook",
+    "set",
+    "tag",
+    "untag",
+    "exit",
+    "where",
+    "since",
+    "within",
+    "anniversary",
+    "becomes",
+    "changes",
+    "sent",
+    "opened",
+    "clicked",
+    "used",
+    "unused",
+    "consent",
+    "tagged",
+    "no",
+    "yearly",
+    "once",
 ];
 
 /// A targeted suggestion for the commonest mistakes.
@@ -106,7 +141,10 @@ fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String>
             "`{found}` is a reserved word of the flow language; use another name"
         ));
     }
-    if let Some(unit) = found.trim_start_matches(|c: char| c.is_ascii_digit()).get(..) {
+    if let Some(unit) = found
+        .trim_start_matches(|c: char| c.is_ascii_digit())
+        .get(..)
+    {
         if found.starts_with(|c: char| c.is_ascii_digit()) && !unit.is_empty() {
             return Some(match unit {
                 "m" => "`m` is ambiguous: write `min` for minutes or `mo` for months".to_string(),
@@ -128,8 +166,7 @@ fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String>
     if found == "'" {
         return Some("strings are written between double quotes: \"...\"".to_string());
     }
-    if expected.contains(&"an action (`send`, `task`, `webhook`, `set`, `tag`, `untag`, `exit`)")
-    {
+    if expected.contains(&"an action (`send`, `task`, `webhook`, `set`, `tag`, `untag`, `exit`)") {
         return Some("a rule ends with what to do, e.g. `send offer`".to_string());
     }
     None

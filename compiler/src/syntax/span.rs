@@ -46,7 +46,7 @@ impl From<pest::Span<'_>> for Span {
 }
 
 /// A value with the span it was written at (ignored by equality).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spanned<T> {
     pub node: T,
     pub span: Span,

@@ -6,7 +6,10 @@ use crate::source::SourceId;
 
 fn parse_ok(text: &str) -> File {
     let (file, diagnostics) = parse(SourceId(0), text);
-    assert!(diagnostics.is_empty(), "unexpected diagnostics for {text:?}: {diagnostics:#?}");
+    assert!(
+        diagnostics.is_empty(),
+        "unexpected diagnostics for {text:?}: {diagnostics:#?}"
+    );
     file
 }
 
@@ -27,7 +30,13 @@ fn the_fixed_line_parses_into_two_rules() {
     assert_eq!(rules.len(), 2);
     let offset = rules[0].trigger.offset.as_ref().expect("an offset");
     assert_eq!(offset.direction, Direction::Before);
-    assert_eq!(offset.amount.node, Duration { amount: 15, unit: Unit::Days });
+    assert_eq!(
+        offset.amount.node,
+        Duration {
+            amount: 15,
+            unit: Unit::Days
+        }
+    );
     assert!(matches!(&rules[0].actions[0], Action::Send(s) if s.template.node == "offer"));
     assert!(matches!(
         rules[1].condition.as_ref().map(|c| &c.kind),
@@ -77,7 +86,9 @@ fn every_trigger_form_parses() {
         policy { at most 3 messages per 7d; at most 1 sms per 1d; priority s5 > birthday; quiet hours 21:00 to 08:00 }
         "#,
     );
-    let Item::Flow(flow) = &file.items[0] else { panic!() };
+    let Item::Flow(flow) = &file.items[0] else {
+        panic!()
+    };
     assert_eq!(flow.rules.len(), 10);
     assert_eq!(flow.settings.len(), 2);
     assert!(matches!(file.items[1], Item::Policy(ref p) if p.items.len() == 4));
@@ -85,7 +96,9 @@ fn every_trigger_form_parses() {
 
 #[test]
 fn identifiers_in_any_language() {
-    let file = parse_ok("on cumpleaños - 15d send oferta_día; on anniversaire if préféré == \"thé\" send café");
+    let file = parse_ok(
+        "on cumpleaños - 15d send oferta_día; on anniversaire if préféré == \"thé\" send café",
+    );
     assert_eq!(rules(&file).len(), 2);
 }
 
@@ -93,8 +106,13 @@ fn identifiers_in_any_language() {
 fn string_escapes() {
     let file = parse_ok(r#"on x if name == "a\"b\\c\n\u{e9}" send y"#);
     let condition = rules(&file)[0].condition.clone().unwrap();
-    let ExprKind::Binary(_, _, rhs) = condition.kind else { panic!() };
-    assert_eq!(rhs.kind, ExprKind::Literal(Literal::String("a\"b\\c\né".into())));
+    let ExprKind::Binary(_, _, rhs) = condition.kind else {
+        panic!()
+    };
+    assert_eq!(
+        rhs.kind,
+        ExprKind::Literal(Literal::String("a\"b\\c\né".into()))
+    );
 }
 
 #[test]
@@ -112,7 +130,10 @@ fn bad_literals_are_diagnosed_not_fatal() {
     let (file, diagnostics) = parse(SourceId(0), "on x at 25:00 if d == 2027-02-30 send \"y\"");
     assert!(file.items.is_empty());
     assert_eq!(diagnostics[0].code.id(), "E0001");
-    let (file, diagnostics) = parse(SourceId(0), "on x at 25:00 if d == 2027-02-30 and s == \"\\q\" send y");
+    let (file, diagnostics) = parse(
+        SourceId(0),
+        "on x at 25:00 if d == 2027-02-30 and s == \"\\q\" send y",
+    );
     assert_eq!(rules(&file).len(), 1);
     let codes: Vec<_> = diagnostics.iter().map(|d| d.code.id()).collect();
     assert_eq!(codes, ["E0002", "E0003", "E0004"]);
@@ -120,7 +141,11 @@ fn bad_literals_are_diagnosed_not_fatal() {
 
 #[test]
 fn deep_nesting_is_refused_without_overflow() {
-    let text = format!("on x if {}a{} send y", "(".repeat(100_000), ")".repeat(100_000));
+    let text = format!(
+        "on x if {}a{} send y",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
     let (_, diagnostics) = parse(SourceId(0), &text);
     assert_eq!(diagnostics[0].code.id(), "E0007");
     let text = format!("on x if a{} send y", " + a".repeat(10_000));
@@ -132,5 +157,9 @@ fn deep_nesting_is_refused_without_overflow() {
 fn keywords_are_not_names() {
     let (_, diagnostics) = parse(SourceId(0), "on birthday send set");
     assert_eq!(diagnostics[0].code.id(), "E0001");
-    assert!(diagnostics[0].help.as_deref().unwrap_or("").contains("reserved"));
+    assert!(diagnostics[0]
+        .help
+        .as_deref()
+        .unwrap_or("")
+        .contains("reserved"));
 }

@@ -1,0 +1,191 @@
+//! Actions: templates exist for their channel and get every variable they
+//! use, senders are addresses, tasks and fields are well-typed.
+
+use std::collections::BTreeSet;
+
+use super::scope::Scope;
+use super::types::Ty;
+use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::program::FlowSettings;
+use crate::project::templates::variable_span;
+use crate::syntax::ast::{Action, Channel, Send};
+
+/// Names every template may use without the contact supplying them.
+const BUILTIN_VARIABLES: &[&str] = &["unsubscribe_url", "links", "flow", "sender", "today"];
+
+pub fn check_actions(scope: &mut Scope, actions: &[Action], _settings: &FlowSettings) {
+    let mut exited = None;
+    for action in actions {
+        if let Some(exit_span) = exited {
+            scope.report(
+                Diagnostic::new(
+                    Code::UnreachableAction,
+                    scope.source,
+                    action.span(),
+                    "this never runs",
+                )
+                .with_context(
+                    scope.source,
+                    exit_span,
+                    "the flow ends here for this contact",
+                )
+                .with_help("move `exit` to the end of the rule"),
+            );
+            exited = None;
+        }
+        match action {
+            Action::Send(send) => check_send(scope, send),
+            Action::Task { assignee, note, .. } => {
+                if let Some(assignee) = assignee {
+                    scope.expect_type(assignee, &Ty::Text, "the person a task is for");
+                }
+                if let Some(note) = note {
+                    scope.expect_type(note, &Ty::Text, "a task's note");
+                }
+            }
+            Action::Webhook { name, vars, .. } => {
+                if let Some(known) = &scope.project.webhooks {
+                    if !known.contains(&name.node) {
+                        let suggestion =
+                            suggest::closest(&name.node, known.iter().map(String::as_str));
+                        scope.report(
+                            Diagnostic::new(
+                                Code::UnknownWebhook,
+                                scope.source,
+                                name.span,
+                                "not declared in flow.toml",
+                            )
+                            .with_message(format!("unknown webhook `{}`", name.node))
+                            .with_suggestion(suggestion)
+                            .with_note("webhooks are declared in `[webhooks]` of flow.toml"),
+                        );
+                    }
+                }
+                for var in vars {
+                    scope.type_of(&var.value);
+                }
+            }
+            Action::SetField { field, value, .. } => {
+                match scope.project.schema.fields.get(&field.node) {
+                    Some(def) => {
+                        let ty = Ty::of_field(def.ty);
+                        scope.expect_type(value, &ty, &format!("the value of `{}`", field.node));
+                    }
+                    None => {
+                        scope.resolve_path(std::slice::from_ref(field));
+                        scope.type_of(value);
+                    }
+                }
+            }
+            Action::Tag { value, .. } | Action::Untag { value, .. } => {
+                scope.expect_type(value, &Ty::Text, "a tag");
+            }
+            Action::Exit { span } => exited = Some(*span),
+        }
+    }
+}
+
+fn check_send(scope: &mut Scope, send: &Send) {
+    if let Some(sender) = &send.sender {
+        scope.expect_type(sender, &Ty::Text, "a sender");
+    }
+    let mut supplied: BTreeSet<String> = BTreeSet::new();
+    for var in &send.vars {
+        scope.type_of(&var.value);
+        supplied.insert(var.name.node.clone());
+    }
+    let Some(templates) = &scope.project.templates else {
+        return;
+    };
+    let channel = send
+        .channel
+        .as_ref()
+        .map(|c| c.node)
+        .unwrap_or(Channel::Email);
+    let Some(template) = templates.get(&send.template.node) else {
+        let suggestion = suggest::closest(&send.template.node, templates.names());
+        let d = Diagnostic::new(
+            Code::UnknownTemplate,
+            scope.source,
+            send.template.span,
+            "no template of this name",
+        )
+        .with_message(format!("unknown template `{}`", send.template.node))
+        .with_suggestion(suggestion);
+        let d = if suggestion.is_none() {
+            d.with_note(format!(
+                "templates are files `{}/NAME.CHANNEL`, e.g. `{}.{}.html`",
+                scope.project.templates_dir,
+                send.template.node,
+                channel.name()
+            ))
+        } else {
+            d
+        };
+        scope.report(d);
+        return;
+    };
+    let Some(variant) = template.variants.get(&channel) else {
+        let have: Vec<&str> = template.variants.keys().map(|c| c.name()).collect();
+        let span = send
+            .channel
+            .as_ref()
+            .map(|c| c.span)
+            .unwrap_or(send.template.span);
+        scope.report(
+            Diagnostic::new(
+                Code::NoChannelVersion,
+                scope.source,
+                span,
+                format!("no {} version of `{}`", channel.name(), send.template.node),
+            )
+            .with_help(format!(
+                "add `{}/{}.{}` or send it by {}",
+                scope.project.templates_dir,
+                send.template.node,
+                channel.name(),
+                have.join(" or ")
+            )),
+        );
+        return;
+    };
+    let issues_coupon = send.coupon.is_some() || variant.coupon.is_some();
+    for variable in &variant.variables {
+        let known = supplied.contains(variable)
+            || scope.project.schema.fields.contains_key(variable)
+            || BUILTIN_VARIABLES.contains(&variable.as_str())
+            || (variable == "coupon" && issues_coupon)
+            || (variable == "event" && scope.trigger_event.is_some())
+            || scope.binding.as_deref() == Some(variable.as_str());
+        if known {
+            if scope.binding.as_deref() == Some(variable.as_str()) {
+                scope.binding_used = true;
+            }
+            continue;
+        }
+        let text = scope.sources.text(variant.source);
+        let help = match variable.as_str() {
+            "coupon" => "issue one with the message: `send offer with coupon valid 30d`".to_string(),
+            "event" => "only rules triggered by an event can use `event`".to_string(),
+            "n" => "bind the number: `on anniversary of joined as n`".to_string(),
+            _ => match suggest::closest(variable, scope.project.schema.fields.keys().map(String::as_str)) {
+                Some(s) => format!("did you mean the field `{s}`? or pass it: `send {} with {variable} = ...`", send.template.node),
+                None => format!("pass it: `send {} with {variable} = ...`, or add the field to the contact schema", send.template.node),
+            },
+        };
+        scope.report(
+            Diagnostic::new(
+                Code::MissingTemplateVariable,
+                scope.source,
+                send.template.span,
+                format!("`{}` needs `{variable}`", send.template.node),
+            )
+            .with_message(format!(
+                "template `{}` uses `{variable}`, which the contact cannot supply",
+                send.template.node
+            ))
+            .with_context(variant.source, variable_span(text, variable), "used here")
+            .with_help(help),
+        );
+    }
+}

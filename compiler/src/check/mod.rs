@@ -1,0 +1,292 @@
+//! Checked AST: names resolved, types checked, settings typed, timing and
+//! conditions analysed. Every problem in every file is reported at once.
+
+mod actions;
+mod conditions;
+mod policy;
+mod scope;
+mod settings;
+mod timing;
+mod triggers;
+mod types;
+
+use std::collections::BTreeMap;
+
+use flowc_runtime::calendar::ZoneDb;
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::program::{Flow, Program};
+use crate::project::Project;
+use crate::source::{SourceId, Sources};
+use crate::syntax::ast::{self, Action, Item};
+use crate::syntax::Span;
+use scope::{FlowInfo, Scope};
+
+/// Everything the checker reads besides the flows themselves.
+pub struct Context<'a> {
+    pub sources: &'a Sources,
+    pub project: &'a Project,
+    pub zones: &'a ZoneDb,
+}
+
+/// A flow as written: a `flow` block, or a file's loose rules and settings.
+struct FlowSource<'a> {
+    name: String,
+    name_span: Span,
+    source: SourceId,
+    title: Option<String>,
+    settings: Vec<&'a ast::Setting>,
+    rules: Vec<&'a ast::Rule>,
+}
+
+/// Checks parsed files. Returns the program when there is no error.
+pub fn check(
+    context: &Context,
+    files: &[(SourceId, ast::File)],
+) -> (Option<Program>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let mut flow_sources = Vec::new();
+    let mut policies = Vec::new();
+    for (source, file) in files {
+        let mut loose = FlowSource {
+            name: flow_name_from_path(context.sources.path(*source)),
+            name_span: Span::new(0, 0),
+            source: *source,
+            title: None,
+            settings: Vec::new(),
+            rules: Vec::new(),
+        };
+        for item in &file.items {
+            match item {
+                Item::Flow(flow) => flow_sources.push(FlowSource {
+                    name: flow.name.node.clone(),
+                    name_span: flow.name.span,
+                    source: *source,
+                    title: flow.title.as_ref().map(|t| t.node.clone()),
+                    settings: flow.settings.iter().collect(),
+                    rules: flow.rules.iter().collect(),
+                }),
+                Item::Policy(policy) => policies.push((*source, policy)),
+                Item::Rule(rule) => loose.rules.push(rule),
+                Item::Setting(setting) => loose.settings.push(setting),
+            }
+        }
+        if !loose.rules.is_empty() || !loose.settings.is_empty() {
+            flow_sources.push(loose);
+        }
+    }
+
+    let mut seen: BTreeMap<String, (SourceId, Span)> = BTreeMap::new();
+    let mut flows = Vec::new();
+    for flow in &flow_sources {
+        if let Some((source, span)) = seen.get(&flow.name) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::DuplicateFlow,
+                    flow.source,
+                    flow.name_span,
+                    "defined again here",
+                )
+                .with_message(format!("there are two flows named `{}`", flow.name))
+                .with_context(*source, *span, "first defined here")
+                .with_help("rename one: flow names identify what was sent to whom"),
+            );
+            continue;
+        }
+        seen.insert(flow.name.clone(), (flow.source, flow.name_span));
+        flows.push(check_flow(context, flow, &mut diagnostics));
+    }
+    let policy = policy::check_policies(context, &policies, &flows, &mut diagnostics);
+    policy::check_quiet_hours(&policy, &flows, &mut diagnostics);
+
+    crate::diagnostics::sort(&mut diagnostics);
+    let ok = !diagnostics.iter().any(Diagnostic::is_error);
+    (ok.then_some(Program { flows, policy }), diagnostics)
+}
+
+/// `flows/birthday-offer.flow` → `birthday-offer`.
+fn flow_name_from_path(path: &str) -> String {
+    let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    file.strip_suffix(".flow").unwrap_or(file).to_string()
+}
+
+fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Flow {
+    let info = flow_info(&flow.rules);
+    let names = rule_names(flow, diagnostics);
+    let mut settings =
+        settings::check_settings(context, flow.source, &flow.settings, &info, diagnostics);
+    if settings.title.is_none() {
+        settings.title = flow.title.clone();
+    }
+    let mut rules = Vec::new();
+    let mut refs = Vec::new();
+    for (index, (rule, name)) in flow.rules.iter().zip(names).enumerate() {
+        let mut scope = Scope::new(
+            context.sources,
+            flow.source,
+            context.project,
+            &info,
+            diagnostics,
+        );
+        let trigger = triggers::check_trigger(&mut scope, &rule.trigger, index);
+        if let Some(condition) = &rule.condition {
+            scope.condition(condition, "the condition of a rule");
+        }
+        actions::check_actions(&mut scope, &rule.actions, &settings);
+        if let (Some(binding), false) = (&scope.binding, scope.binding_used) {
+            let binding = binding.clone();
+            if let ast::TriggerKind::Anniversary {
+                binding: Some(b), ..
+            } = &rule.trigger.kind
+            {
+                scope.report(
+                    Diagnostic::new(
+                        Code::UnusedBinding,
+                        flow.source,
+                        b.span,
+                        "bound here, never used",
+                    )
+                    .with_message(format!("`{binding}` is never used"))
+                    .with_help(format!(
+                        "use it in the condition (`if {binding} == 1`) or drop `as {binding}`"
+                    )),
+                );
+            }
+        }
+        refs.push(std::mem::take(&mut scope.refs));
+        if let Some(condition) = &rule.condition {
+            conditions::check_satisfiable(flow.source, condition, &trigger, diagnostics);
+        }
+        rules.push(crate::program::Rule {
+            name,
+            trigger,
+            ast: (*rule).clone(),
+        });
+    }
+    timing::check_timing(
+        flow.source,
+        &rules,
+        &info,
+        &refs,
+        context.project,
+        settings.send_at,
+        diagnostics,
+    );
+    duplicate_rules(flow.source, &rules, diagnostics);
+    Flow {
+        name: flow.name.clone(),
+        source: flow.source,
+        span: flow.name_span,
+        settings,
+        rules,
+    }
+}
+
+fn flow_info(rules: &[&ast::Rule]) -> FlowInfo {
+    let mut info = FlowInfo::default();
+    for (index, rule) in rules.iter().enumerate() {
+        let mut templates = Vec::new();
+        let mut offer = false;
+        for action in &rule.actions {
+            if let Action::Send(send) = action {
+                templates.push(send.template.node.clone());
+                offer |= send.coupon.is_some();
+            }
+        }
+        for template in &templates {
+            let entry = info.messages.entry(template.clone()).or_default();
+            if !entry.contains(&index) {
+                entry.push(index);
+            }
+        }
+        if let Some(label) = &rule.label {
+            info.messages
+                .entry(label.node.clone())
+                .or_default()
+                .push(index);
+        }
+        info.templates_by_rule.push(templates);
+        info.issues_offer.push(offer);
+    }
+    info
+}
+
+/// Each rule's stable name; two rules may not share one.
+fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut names = Vec::new();
+    for (index, rule) in flow.rules.iter().enumerate() {
+        let name = match &rule.label {
+            Some(label) => label.node.clone(),
+            None => rule
+                .actions
+                .first()
+                .map(default_rule_name)
+                .unwrap_or_else(|| format!("rule{}", index + 1)),
+        };
+        let span = rule
+            .label
+            .as_ref()
+            .map(|l| l.span)
+            .unwrap_or(rule.trigger.span);
+        if let Some(first) = seen.get(&name) {
+            diagnostics.push(
+                Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
+                    .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
+                    .with_context(flow.source, *first, "the first one")
+                    .with_help(format!(
+                        "label one of them, e.g. `{name}_again: on ...`: the name identifies what a contact was sent"
+                    )),
+            );
+        } else {
+            seen.insert(name.clone(), span);
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// A rule without a label is named after what it does first.
+fn default_rule_name(action: &Action) -> String {
+    match action {
+        Action::Send(send) => send.template.node.clone(),
+        Action::Task { kind, .. } => format!("task_{}", kind.node),
+        Action::Webhook { name, .. } => format!("webhook_{}", name.node),
+        Action::SetField { field, .. } => format!("set_{}", field.node),
+        Action::Tag { .. } => "tag".to_string(),
+        Action::Untag { .. } => "untag".to_string(),
+        Action::Exit { .. } => "exit".to_string(),
+    }
+}
+
+/// W0003: two rules that say exactly the same thing.
+fn duplicate_rules(
+    source: SourceId,
+    rules: &[crate::program::Rule],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (i, rule) in rules.iter().enumerate() {
+        let same = rules[..i].iter().find(|earlier| {
+            earlier.ast.trigger == rule.ast.trigger
+                && earlier.ast.condition == rule.ast.condition
+                && earlier.ast.actions == rule.ast.actions
+                && earlier.ast.send_time == rule.ast.send_time
+        });
+        if let Some(earlier) = same {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::DuplicateRule,
+                    source,
+                    rule.ast.span,
+                    "this rule repeats another",
+                )
+                .with_message("this rule is a copy of an earlier one")
+                .with_context(source, earlier.ast.span, "the same rule")
+                .with_help("delete one of them"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

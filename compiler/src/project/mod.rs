@@ -1,0 +1,290 @@
+//! The project a flow is checked against: its `flow.toml` (default zone,
+//! contact schema, events, webhooks) and its templates. Parsed from text;
+//! the CLI finds and reads the files.
+//!
+//! ```toml
+//! [project]
+//! default_zone = "Europe/Paris"   # for contacts whose zone field is empty
+//! templates = "templates"         # folder of NAME.CHANNEL[.EXT] files
+//!
+//! [contact]                       # field = type, or a table
+//! email = "email"
+//! birthday = { type = "date", yearly = true }
+//! email_optin = { type = "bool", consent = "email" }
+//!
+//! [events.purchase]               # event = its attributes
+//! product = "text"
+//!
+//! [webhooks.crm]                  # webhooks flows may call
+//! url_env = "CRM_WEBHOOK_URL"
+//! ```
+
+pub mod schema;
+pub mod templates;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schema::{EventDef, FieldDef, FieldType, Schema};
+use templates::Templates;
+
+use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::source::{SourceId, Sources};
+use crate::syntax::ast::Channel;
+use crate::syntax::Span;
+
+/// The file name `flowc` looks for, upward from the checked files.
+pub const PROJECT_FILE: &str = "flow.toml";
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    /// The project file, when there is one.
+    pub source: Option<SourceId>,
+    pub schema: Schema,
+    /// Zone for contacts without one; `UTC` unless the project says.
+    pub default_zone: String,
+    /// The templates folder, relative to the project file.
+    pub templates_dir: String,
+    /// `None` when no templates folder exists: template names are then
+    /// accepted unchecked.
+    pub templates: Option<Templates>,
+    /// `None` when the project declares no webhooks: any name is accepted.
+    pub webhooks: Option<BTreeSet<String>>,
+}
+
+impl Default for Project {
+    /// No project file: the standard contact schema, UTC, no templates.
+    fn default() -> Project {
+        Project {
+            source: None,
+            schema: Schema::standard(),
+            default_zone: "UTC".to_string(),
+            templates_dir: "templates".to_string(),
+            templates: None,
+            webhooks: None,
+        }
+    }
+}
+
+const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
+const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks"];
+
+impl Project {
+    /// Reads a `flow.toml`. Problems become diagnostics; what is valid is kept.
+    pub fn parse(sources: &Sources, source: SourceId) -> (Project, Vec<Diagnostic>) {
+        let text = sources.text(source);
+        let mut diagnostics = Vec::new();
+        let mut project = Project {
+            source: Some(source),
+            ..Project::default()
+        };
+        let table = match text.parse::<toml::Table>() {
+            Ok(table) => table,
+            Err(error) => {
+                let span = error
+                    .span()
+                    .map(|r| Span::new(r.start, r.end))
+                    .unwrap_or_default();
+                diagnostics.push(
+                    Diagnostic::new(Code::InvalidProject, source, span, error.message().trim())
+                        .with_message(format!("`{}` is not valid TOML", sources.path(source))),
+                );
+                return (project, diagnostics);
+            }
+        };
+        let mut problem = |key: &str, label: String, help: Option<String>| {
+            let d = Diagnostic::new(Code::InvalidProject, source, key_span(text, key), label);
+            diagnostics.push(match help {
+                Some(h) => d.with_help(h),
+                None => d,
+            });
+        };
+        for key in table.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                let help = suggest::closest(key, SECTIONS.iter().copied())
+                    .map(|s| format!("did you mean `[{s}]`?"))
+                    .unwrap_or_else(|| format!("the sections are {}", SECTIONS.join(", ")));
+                problem(key, format!("unknown section `{key}`"), Some(help));
+            }
+        }
+        if let Some(settings) = table.get("project").and_then(|v| v.as_table()) {
+            for (key, value) in settings {
+                match (key.as_str(), value.as_str()) {
+                    ("default_zone", Some(zone)) => project.default_zone = zone.to_string(),
+                    ("templates", Some(dir)) => project.templates_dir = dir.to_string(),
+                    (k, None) if PROJECT_KEYS.contains(&k) => {
+                        problem(key, format!("`{key}` must be a string"), None)
+                    }
+                    _ => problem(
+                        key,
+                        format!("unknown project setting `{key}`"),
+                        suggest::closest(key, PROJECT_KEYS.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?")),
+                    ),
+                }
+            }
+        }
+        if let Some(contact) = table.get("contact").and_then(|v| v.as_table()) {
+            project.schema.fields.clear();
+            for (name, value) in contact {
+                match field_def(value) {
+                    Ok(def) => {
+                        project.schema.fields.insert(name.clone(), def);
+                    }
+                    Err((label, help)) => problem(name, label, help),
+                }
+            }
+        }
+        if let Some(events) = table.get("events").and_then(|v| v.as_table()) {
+            project.schema.events.retain(|_, e| e.builtin);
+            for (name, value) in events {
+                let mut event = EventDef::default();
+                for (attribute, ty) in value.as_table().into_iter().flatten() {
+                    match field_def(ty) {
+                        Ok(def) => {
+                            event.attributes.insert(attribute.clone(), def.ty);
+                        }
+                        Err((label, help)) => problem(attribute, label, help),
+                    }
+                }
+                project.schema.events.insert(name.clone(), event);
+            }
+        }
+        if let Some(webhooks) = table.get("webhooks").and_then(|v| v.as_table()) {
+            project.webhooks = Some(webhooks.keys().cloned().collect());
+        }
+        (project, diagnostics)
+    }
+}
+
+/// `"date"` or `{ type = "date", yearly = true, consent = "email" }`.
+fn field_def(value: &toml::Value) -> Result<FieldDef, (String, Option<String>)> {
+    let (type_name, table) = match value {
+        toml::Value::String(s) => (s.as_str(), None),
+        toml::Value::Table(t) => match t.get("type").and_then(|t| t.as_str()) {
+            Some(s) => (s, Some(t)),
+            None => {
+                return Err((
+                    "this field has no `type`".to_string(),
+                    Some("write e.g. `birthday = { type = \"date\", yearly = true }`".into()),
+                ))
+            }
+        },
+        _ => {
+            return Err((
+                "a field is a type name or a table".to_string(),
+                Some(format!("the types are {}", FieldType::NAMES.join(", "))),
+            ))
+        }
+    };
+    let ty = FieldType::from_name(type_name).ok_or_else(|| {
+        (
+            format!("unknown type `{type_name}`"),
+            Some(
+                suggest::closest(type_name, FieldType::NAMES.iter().copied())
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("the types are {}", FieldType::NAMES.join(", "))),
+            ),
+        )
+    })?;
+    let yearly = table
+        .and_then(|t| t.get("yearly"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let consent = match table
+        .and_then(|t| t.get("consent"))
+        .and_then(|v| v.as_str())
+    {
+        Some(name) => Some(Channel::from_name(name).ok_or_else(|| {
+            (
+                format!("unknown channel `{name}`"),
+                Some("the channels are email, sms, push".into()),
+            )
+        })?),
+        None => None,
+    };
+    if yearly && !matches!(ty, FieldType::Date | FieldType::DateTime) {
+        return Err(("only a date can be `yearly`".into(), None));
+    }
+    Ok(FieldDef {
+        ty,
+        yearly,
+        consent,
+    })
+}
+
+/// The span of `key` where it is first defined in a TOML text (best effort:
+/// the first line that assigns it, else the whole first line).
+fn key_span(text: &str, key: &str) -> Span {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            let rest = rest.trim_start();
+            if rest.starts_with('=') || rest.starts_with(']') {
+                return Span::new(offset + indent, offset + indent + key.len());
+            }
+        }
+        if let Some(inner) = trimmed.strip_prefix('[') {
+            if inner.trim_start().starts_with(key) {
+                let start = offset + indent + 1 + (inner.len() - inner.trim_start().len());
+                return Span::new(start, start + key.len());
+            }
+        }
+        offset += line.len();
+    }
+    Span::new(0, text.find('\n').unwrap_or(text.len()))
+}
+
+/// Names a flow can refer to, for suggestions.
+pub fn field_names(schema: &Schema) -> impl Iterator<Item = &str> {
+    schema.fields.keys().map(String::as_str)
+}
+
+/// Consent fields by channel.
+pub fn consent_fields(schema: &Schema) -> BTreeMap<Channel, &str> {
+    schema
+        .fields
+        .iter()
+        .filter_map(|(name, f): (&String, &FieldDef)| f.consent.map(|c| (c, name.as_str())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Project, Vec<Diagnostic>) {
+        let mut sources = Sources::new();
+        let id = sources.add("flow.toml", text);
+        Project::parse(&sources, id)
+    }
+
+    #[test]
+    fn reads_schema_events_and_settings() {
+        let (project, diagnostics) = parse(
+            "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nemail = \"email\"\nbirthday = { type = \"date\", yearly = true }\nopt = { type = \"bool\", consent = \"sms\" }\n[events.purchase]\nproduct = \"text\"\n",
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(project.default_zone, "Europe/Paris");
+        assert!(project.schema.fields["birthday"].yearly);
+        assert_eq!(project.schema.fields["opt"].consent, Some(Channel::Sms));
+        assert!(project.schema.events.contains_key("purchase"));
+        assert!(
+            project.schema.events.contains_key("opened"),
+            "built-ins stay"
+        );
+        assert!(!project.schema.events.contains_key("visit"), "defaults go");
+    }
+
+    #[test]
+    fn reports_unknown_types_with_suggestions() {
+        let (_, diagnostics) = parse("[contact]\nbirthday = \"dat\"\n[contacts]\n");
+        assert_eq!(diagnostics.len(), 2);
+        assert_eq!(diagnostics[0].help.as_deref(), Some("did you mean `date`?"));
+        assert_eq!(
+            diagnostics[1].help.as_deref(),
+            Some("did you mean `[contact]`?")
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! The contact schema (fields and their types) and the event catalogue:
+//! what data a flow may use.
+
+use std::collections::BTreeMap;
+
+use crate::syntax::ast::Channel;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Text,
+    Number,
+    Bool,
+    Date,
+    DateTime,
+    TimeZone,
+    Email,
+    Phone,
+    List,
+}
+
+impl FieldType {
+    pub const NAMES: &'static [&'static str] = &[
+        "text", "number", "bool", "date", "datetime", "timezone", "email", "phone", "list",
+    ];
+
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "text" | "string" => FieldType::Text,
+            "number" => FieldType::Number,
+            "bool" | "boolean" => FieldType::Bool,
+            "date" => FieldType::Date,
+            "datetime" => FieldType::DateTime,
+            "timezone" => FieldType::TimeZone,
+            "email" => FieldType::Email,
+            "phone" => FieldType::Phone,
+            "list" => FieldType::List,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "number",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::DateTime => "datetime",
+            FieldType::TimeZone => "timezone",
+            FieldType::Email => "email",
+            FieldType::Phone => "phone",
+            FieldType::List => "list",
+        }
+    }
+}
+
+/// One contact field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldDef {
+    pub ty: FieldType,
+    /// A date that comes back every year (a birthday): date triggers on it
+    /// are yearly unless the flow says `once`.
+    pub yearly: bool,
+    /// A bool field that records consent for a channel.
+    pub consent: Option<Channel>,
+}
+
+/// One kind of event and its attributes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventDef {
+    pub attributes: BTreeMap<String, FieldType>,
+    /// Recorded by the runtime itself (opens, clicks, redemptions ...).
+    pub builtin: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schema {
+    pub fields: BTreeMap<String, FieldDef>,
+    pub events: BTreeMap<String, EventDef>,
+}
+
+impl Schema {
+    /// The schema used when a project declares none: a typical contact.
+    pub fn standard() -> Schema {
+        let mut schema = Schema::empty();
+        for (name, ty) in [
+            ("id", FieldType::Text),
+            ("email", FieldType::Email),
+            ("phone", FieldType::Phone),
+            ("first_name", FieldType::Text),
+            ("last_name", FieldType::Text),
+            ("language", FieldType::Text),
+            ("country", FieldType::Text),
+            ("time_zone", FieldType::TimeZone),
+            ("joined", FieldType::Date),
+            ("tags", FieldType::List),
+        ] {
+            schema.add_field(name, ty);
+        }
+        schema.fields.insert(
+            "birthday".into(),
+            FieldDef {
+                ty: FieldType::Date,
+                yearly: true,
+                consent: None,
+            },
+        );
+        for (name, attributes) in [
+            (
+                "purchase",
+                &[("product", FieldType::Text), ("amount", FieldType::Number)][..],
+            ),
+            ("visit", &[("page", FieldType::Text)][..]),
+            (
+                "cart_abandoned",
+                &[("cart_url", FieldType::Text), ("amount", FieldType::Number)][..],
+            ),
+            ("survey_answered", &[("score", FieldType::Number)][..]),
+        ] {
+            schema.events.insert(
+                name.into(),
+                EventDef {
+                    attributes: attributes
+                        .iter()
+                        .map(|(n, t)| (n.to_string(), *t))
+                        .collect(),
+                    builtin: false,
+                },
+            );
+        }
+        schema
+    }
+
+    /// Only the built-in events; fields come from the project.
+    pub fn empty() -> Schema {
+        let mut events = BTreeMap::new();
+        for (name, attributes) in [
+            ("opened", &[("message", FieldType::Text)][..]),
+            (
+                "clicked",
+                &[("message", FieldType::Text), ("link", FieldType::Text)][..],
+            ),
+            ("redeemed", &[("coupon", FieldType::Text)][..]),
+            ("unsubscribed", &[("channel", FieldType::Text)][..]),
+        ] {
+            events.insert(
+                name.to_string(),
+                EventDef {
+                    attributes: attributes
+                        .iter()
+                        .map(|(n, t)| (n.to_string(), *t))
+                        .collect(),
+                    builtin: true,
+                },
+            );
+        }
+        Schema {
+            fields: BTreeMap::new(),
+            events,
+        }
+    }
+
+    pub fn add_field(&mut self, name: &str, ty: FieldType) {
+        self.fields.insert(
+            name.to_string(),
+            FieldDef {
+                ty,
+                yearly: false,
+                consent: None,
+            },
+        );
+    }
+
+    /// The field that holds each contact's time zone, if any.
+    pub fn zone_field(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(_, f)| f.ty == FieldType::TimeZone)
+            .map(|(n, _)| n.as_str())
+    }
+}

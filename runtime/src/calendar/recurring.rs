@@ -1,0 +1,211 @@
+//! Yearly rules (birthdays) and anniversaries: which of their occurrences
+//! are due within a window.
+//!
+//! Enumeration costs O(years in the window): only the few years whose
+//! occurrence could land in the window are computed, never each day. For a
+//! due instant in `[start, end)` the due local date lies within a few days of
+//! the window's UTC dates (zone offsets are under 26 hours and a gap moves a
+//! time forward by at most a day), and the base date lies within the
+//! offset's day bounds of that; every year in that range is computed exactly
+//! and kept only if its instant is in the window. Because each occurrence's
+//! instant depends only on its key, consecutive windows see each occurrence
+//! exactly once.
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
+
+use super::error::CalendarError;
+use super::occurrences::{keep_in_window, Occurrence, OccurrenceKey};
+use super::offsets::Offset;
+use super::window::Window;
+use super::yearly::{yearly_date, LeapDayRule};
+
+/// Days searched beyond each end of a window: covers every UTC offset jiff
+/// allows (under 26 hours) plus a gap of up to a day moving a send forward.
+const WINDOW_MARGIN_DAYS: i64 = 4;
+
+/// The occurrence of a yearly date (a birthday on `base`'s month and day)
+/// for base-date year `year`: the date in that year under `leap_rule`, moved
+/// by `offset`, at `send_time` in `tz`. Its key is [`OccurrenceKey::Year`]
+/// `(year)` even if the offset moves it into another year (birthday 5 Jan
+/// 2027 with `-15d` is due 21 Dec 2026, key 2027).
+///
+/// # Errors
+///
+/// [`CalendarError::OutOfRange`] when the date or instant is not
+/// representable.
+pub fn yearly_occurrence(
+    base: Date,
+    year: i16,
+    offset: Offset,
+    send_time: Time,
+    tz: &TimeZone,
+    leap_rule: LeapDayRule,
+) -> Result<Occurrence, CalendarError> {
+    let date = yearly_date(base.month(), base.day(), year, leap_rule)?;
+    let due = offset.apply_to_local(date, send_time, tz)?;
+    Ok(Occurrence::new(OccurrenceKey::Year(year), due))
+}
+
+/// Every occurrence of a yearly date (only `base`'s month and day are used)
+/// due in `window`, ordered by instant. See [`yearly_occurrence`].
+///
+/// # Errors
+///
+/// [`CalendarError::OutOfRange`] for an offset too large for any date
+/// arithmetic. Occurrences beyond the representable range are simply never
+/// due.
+pub fn yearly_occurrences(
+    base: Date,
+    offset: Offset,
+    send_time: Time,
+    tz: &TimeZone,
+    leap_rule: LeapDayRule,
+    window: &Window,
+) -> Result<Vec<Occurrence>, CalendarError> {
+    offset.to_span()?;
+    let mut found = Vec::new();
+    if let Some((first, last)) = candidate_years(window, &offset) {
+        for year in first..=last {
+            let computed = yearly_occurrence(base, year, offset, send_time, tz, leap_rule);
+            found.extend(keep_in_window(computed, window)?);
+        }
+    }
+    found.sort_by_key(|o| (o.instant, o.key));
+    Ok(found)
+}
+
+/// The `n`-th anniversary of `start` (n >= 1: one year after `start` is the
+/// first), moved by `offset`, at `send_time` in `tz`. A start on 29 February
+/// has its anniversaries on 29 February in leap years and on 28 February or
+/// 1 March (per `leap_rule`) otherwise. Key: [`OccurrenceKey::Anniversary`]
+/// `(n)`.
+///
+/// # Errors
+///
+/// [`CalendarError::InvalidAnniversary`] for n < 1;
+/// [`CalendarError::OutOfRange`] when the date or instant is not
+/// representable.
+pub fn anniversary_occurrence(
+    start: Date,
+    n: i32,
+    offset: Offset,
+    send_time: Time,
+    tz: &TimeZone,
+    leap_rule: LeapDayRule,
+) -> Result<Occurrence, CalendarError> {
+    if n < 1 {
+        return Err(CalendarError::InvalidAnniversary { n });
+    }
+    let year = i32::from(start.year())
+        .checked_add(n)
+        .and_then(|y| i16::try_from(y).ok())
+        .ok_or_else(|| CalendarError::out_of_range(format!("anniversary {n} of {start}")))?;
+    let date = yearly_date(start.month(), start.day(), year, leap_rule)?;
+    let due = offset.apply_to_local(date, send_time, tz)?;
+    Ok(Occurrence::new(OccurrenceKey::Anniversary(n), due))
+}
+
+/// Every anniversary of `start` (n >= 1; the start itself is not one) due in
+/// `window`, ordered by instant. See [`anniversary_occurrence`].
+///
+/// # Errors
+///
+/// As [`yearly_occurrences`].
+pub fn anniversary_occurrences(
+    start: Date,
+    offset: Offset,
+    send_time: Time,
+    tz: &TimeZone,
+    leap_rule: LeapDayRule,
+    window: &Window,
+) -> Result<Vec<Occurrence>, CalendarError> {
+    offset.to_span()?;
+    let mut found = Vec::new();
+    if let Some((first, last)) = candidate_years(window, &offset) {
+        let first_n = (i32::from(first) - i32::from(start.year())).max(1);
+        let last_n = i32::from(last) - i32::from(start.year());
+        for n in first_n..=last_n {
+            let computed = anniversary_occurrence(start, n, offset, send_time, tz, leap_rule);
+            found.extend(keep_in_window(computed, window)?);
+        }
+    }
+    found.sort_by_key(|o| (o.instant, o.key));
+    Ok(found)
+}
+
+/// The range of base-date years whose occurrence could be due in `window`
+/// when moved by `offset`; `None` for an empty window.
+fn candidate_years(window: &Window, offset: &Offset) -> Option<(i16, i16)> {
+    if window.is_empty() {
+        return None;
+    }
+    // due date = base date + between lo and hi days.
+    let (lo, hi) = offset.day_bounds();
+    let first = add_days_saturating(
+        utc_date(window.start()),
+        WINDOW_MARGIN_DAYS.saturating_add(hi).saturating_neg(),
+    );
+    let last = add_days_saturating(
+        utc_date(window.end()),
+        WINDOW_MARGIN_DAYS.saturating_sub(lo),
+    );
+    (first <= last).then(|| (first.year(), last.year()))
+}
+
+fn utc_date(instant: Timestamp) -> Date {
+    TimeZone::UTC.to_datetime(instant).date()
+}
+
+/// `date` moved by `days`, clamped to the supported range of dates.
+fn add_days_saturating(date: Date, days: i64) -> Date {
+    Span::new()
+        .try_days(days)
+        .ok()
+        .and_then(|span| date.checked_add(span).ok())
+        .unwrap_or(if days < 0 { Date::MIN } else { Date::MAX })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::offsets::Unit;
+    use jiff::civil::date;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn candidate_years_cover_a_one_minute_window_around_new_year() {
+        let w = Window::new(ts("2026-12-31T23:59:00Z"), ts("2027-01-01T00:00:00Z")).unwrap();
+        // With -15d, a send in the last minute of 2026 (anywhere on Earth)
+        // belongs to a birthday in January 2027.
+        let (a, b) = candidate_years(&w, &Offset::new(-15, Unit::Days)).unwrap();
+        assert_eq!((a, b), (2027, 2027));
+        // Without an offset, it is a 2026 or a 2027 birthday.
+        let (a, b) = candidate_years(&w, &Offset::ZERO).unwrap();
+        assert_eq!((a, b), (2026, 2027));
+    }
+
+    #[test]
+    fn candidate_years_saturate_at_the_ends_of_time() {
+        let w = Window::new(Timestamp::MIN, Timestamp::MAX).unwrap();
+        let (a, b) = candidate_years(&w, &Offset::ZERO).unwrap();
+        assert_eq!((a, b), (-9999, 9999));
+        // Moved 19,000 years later, only base years up to about -9000 can
+        // still be due before the end of 9999.
+        let (a, b) = candidate_years(&w, &Offset::new(19_000, Unit::Years)).unwrap();
+        assert_eq!(a, -9999);
+        assert!((-9001..=-8980).contains(&b), "{b}");
+        assert_eq!(add_days_saturating(date(2000, 1, 1), i64::MIN), Date::MIN);
+        assert_eq!(add_days_saturating(date(2000, 1, 1), i64::MAX), Date::MAX);
+    }
+
+    #[test]
+    fn empty_window_has_no_candidates() {
+        let t = ts("2027-01-01T00:00:00Z");
+        assert!(candidate_years(&Window::new(t, t).unwrap(), &Offset::ZERO).is_none());
+    }
+}

@@ -1,0 +1,186 @@
+//! Finding and reading what a command checks: the flow files named on the
+//! command line (folders are searched for `*.flow`), the project file
+//! (`flow.toml`, searched upward) and the templates folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use flowc_compiler::diagnostics::{Code, Diagnostic};
+use flowc_compiler::project::templates::{template_file_name, Templates};
+use flowc_compiler::project::{Project, PROJECT_FILE};
+use flowc_compiler::source::{SourceId, Sources};
+use flowc_compiler::syntax::Span;
+
+pub struct Inputs {
+    pub sources: Sources,
+    pub flow_files: Vec<SourceId>,
+    pub project: Project,
+    /// Problems found while reading (invalid UTF-8, bad flow.toml, templates).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads everything `paths` need. An `Err` is a usage or IO problem, with
+/// the message to print.
+pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_flow_files(path, &mut files)?;
+    }
+    if files.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!("no .flow file found in {}", shown.join(", ")));
+    }
+    let mut inputs = Inputs {
+        sources: Sources::new(),
+        flow_files: Vec::new(),
+        project: Project::default(),
+        diagnostics: Vec::new(),
+    };
+    let project_path = match project_file {
+        Some(p) => Some(p.to_path_buf()),
+        None => find_project(&files[0]),
+    };
+    let templates_base = match &project_path {
+        Some(path) => {
+            let id = read_source(&mut inputs.sources, path, &mut inputs.diagnostics)?;
+            let (project, mut found) = Project::parse(&inputs.sources, id);
+            inputs.diagnostics.append(&mut found);
+            inputs.project = project;
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        }
+        None => files[0].parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let templates_dir = templates_base.join(&inputs.project.templates_dir);
+    if templates_dir.is_dir() {
+        inputs.project.templates = Some(load_templates(&templates_dir, &mut inputs)?);
+    }
+    for file in &files {
+        let id = read_source(&mut inputs.sources, file, &mut inputs.diagnostics)?;
+        inputs.flow_files.push(id);
+    }
+    Ok(inputs)
+}
+
+fn collect_flow_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let meta = fs::metadata(path)
+        .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = fs::read_dir(path)
+        .map_err(|e| format!("cannot read folder {}: {}", path.display(), io_reason(&e)))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for entry in entries {
+        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        if entry.is_dir() {
+            collect_flow_files(&entry, out)?;
+        } else if name.ends_with(".flow") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// `flow.toml` in the folder of `start` or any folder above it.
+fn find_project(start: &Path) -> Option<PathBuf> {
+    let absolute = fs::canonicalize(start).ok()?;
+    let mut dir = if absolute.is_dir() {
+        Some(absolute.as_path())
+    } else {
+        absolute.parent()
+    };
+    while let Some(d) = dir {
+        let candidate = d.join(PROJECT_FILE);
+        if candidate.is_file() {
+            return Some(display_path(&candidate));
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+fn load_templates(dir: &Path, inputs: &mut Inputs) -> Result<Templates, String> {
+    let mut templates = Templates::default();
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot read folder {}: {}", dir.display(), io_reason(&e)))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let Some((template, channel)) = template_file_name(&name) else {
+            continue;
+        };
+        let id = read_source(&mut inputs.sources, &path, &mut inputs.diagnostics)?;
+        templates.add(
+            &inputs.sources,
+            id,
+            template,
+            channel,
+            &mut inputs.diagnostics,
+        );
+    }
+    Ok(templates)
+}
+
+/// Reads a file as text. Bytes that are not UTF-8 become a diagnostic
+/// pointing at the first bad byte; the text is then read lossily.
+fn read_source(
+    sources: &mut Sources,
+    path: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<SourceId, String> {
+    let bytes =
+        fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
+    let shown = display_path(path).display().to_string();
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(sources.add(shown, text)),
+        Err(error) => {
+            let at = error.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            let id = sources.add(shown, text);
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::NotUtf8,
+                    id,
+                    Span::new(at, at + 1),
+                    format!("byte {at} is not UTF-8"),
+                )
+                .with_help("save the file as UTF-8"),
+            );
+            Ok(id)
+        }
+    }
+}
+
+/// The path relative to the current folder when it is inside it.
+fn display_path(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().ok();
+    let absolute = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    match cwd.as_deref().and_then(|c| absolute.strip_prefix(c).ok()) {
+        Some(relative) if !relative.as_os_str().is_empty() => relative.to_path_buf(),
+        _ if path.is_relative() => path.to_path_buf(),
+        _ => absolute,
+    }
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or folder".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    }
+}

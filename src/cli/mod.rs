@@ -1,0 +1,80 @@
+//! Command-line interface: argument parsing (clap derive), one module per
+//! subcommand, and the exit codes.
+
+mod check;
+mod explain;
+mod inputs;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// Clean: no error (and no warning under `--deny-warnings`).
+pub const EXIT_OK: u8 = 0;
+/// The flows have errors (or warnings under `--deny-warnings`).
+pub const EXIT_DIAGNOSTICS: u8 = 1;
+/// Bad usage or an input that could not be read.
+pub const EXIT_USAGE: u8 = 2;
+/// A bug in flowc.
+pub const EXIT_INTERNAL: u8 = 101;
+
+#[derive(Parser)]
+#[command(
+    name = "flowc",
+    about = "Check, compile and run marketing flows",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Read time-zone rules from this compiled zoneinfo directory instead of
+    /// the bundled IANA release.
+    #[arg(long, global = true, env = "FLOWC_TZDIR", value_name = "DIR")]
+    tzdir: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check flow files and report every problem.
+    Check(check::CheckArgs),
+    /// Explain a diagnostic code, e.g. `flowc explain E0041`.
+    Explain(explain::ExplainArgs),
+}
+
+/// The version line: crate version and the zone rules in use.
+fn long_version() -> String {
+    let tzdb = flowc_runtime::calendar::ZoneDb::bundled();
+    format!(
+        "{} (time zones: {})",
+        env!("CARGO_PKG_VERSION"),
+        tzdb.source_description()
+    )
+}
+
+pub fn main() -> ExitCode {
+    // Computed once per process; clap wants a 'static string.
+    let version: &'static str = Box::leak(long_version().into_boxed_str());
+    let command = Cli::command().version(version).long_version(version);
+    let matches = command.get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let zones = match &cli.tzdir {
+        Some(dir) => match flowc_runtime::calendar::ZoneDb::from_dir(dir) {
+            Ok(zones) => zones,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => flowc_runtime::calendar::ZoneDb::bundled(),
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(args, &zones),
+        Command::Explain(args) => explain::run(args),
+    };
+    ExitCode::from(code)
+}
