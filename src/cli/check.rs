@@ -43,13 +43,15 @@ pub fn run(args: CheckArgs, zones: &ZoneDb) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (_program, mut diagnostics) =
-        flowc_compiler::check_flows(&inputs.sources, &inputs.flow_files, &inputs.project, zones);
-    inputs.diagnostics.append(&mut diagnostics);
-    let mut diagnostics = inputs.diagnostics;
+    for group in &inputs.groups {
+        let (_program, mut found) =
+            flowc_compiler::check_flows(&inputs.sources, &group.flow_files, &group.project, zones);
+        inputs.diagnostics.append(&mut found);
+    }
+    let mut diagnostics = std::mem::take(&mut inputs.diagnostics);
     flowc_compiler::diagnostics::sort(&mut diagnostics);
     let summary = Summary {
-        files: inputs.flow_files.len(),
+        files: inputs.flow_file_count(),
         errors: output::count(&diagnostics, Severity::Error),
         warnings: output::count(&diagnostics, Severity::Warning),
     };

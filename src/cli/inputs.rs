@@ -13,10 +13,22 @@ use flowc_compiler::syntax::Span;
 
 pub struct Inputs {
     pub sources: Sources,
-    pub flow_files: Vec<SourceId>,
-    pub project: Project,
+    /// Flow files grouped by the project they belong to.
+    pub groups: Vec<Group>,
     /// Problems found while reading (invalid UTF-8, bad flow.toml, templates).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Flow files checked together, against one project.
+pub struct Group {
+    pub project: Project,
+    pub flow_files: Vec<SourceId>,
+}
+
+impl Inputs {
+    pub fn flow_file_count(&self) -> usize {
+        self.groups.iter().map(|g| g.flow_files.len()).sum()
+    }
 }
 
 /// Reads everything `paths` need. An `Err` is a usage or IO problem, with
@@ -32,31 +44,42 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
     }
     let mut inputs = Inputs {
         sources: Sources::new(),
-        flow_files: Vec::new(),
-        project: Project::default(),
+        groups: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let project_path = match project_file {
-        Some(p) => Some(p.to_path_buf()),
-        None => find_project(&files[0]),
-    };
-    let templates_base = match &project_path {
-        Some(path) => {
-            let id = read_source(&mut inputs.sources, path, &mut inputs.diagnostics)?;
-            let (project, mut found) = Project::parse(&inputs.sources, id);
-            inputs.diagnostics.append(&mut found);
-            inputs.project = project;
-            path.parent().map(Path::to_path_buf).unwrap_or_default()
+    // Each file belongs to the nearest flow.toml above it (or the one given).
+    let mut by_project: Vec<(Option<PathBuf>, Vec<PathBuf>)> = Vec::new();
+    for file in files {
+        let project = match project_file {
+            Some(p) => Some(p.to_path_buf()),
+            None => find_project(&file),
+        };
+        match by_project.iter_mut().find(|(p, _)| *p == project) {
+            Some((_, group)) => group.push(file),
+            None => by_project.push((project, vec![file])),
         }
-        None => files[0].parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
-    let templates_dir = templates_base.join(&inputs.project.templates_dir);
-    if templates_dir.is_dir() {
-        inputs.project.templates = Some(load_templates(&templates_dir, &mut inputs)?);
     }
-    for file in &files {
-        let id = read_source(&mut inputs.sources, file, &mut inputs.diagnostics)?;
-        inputs.flow_files.push(id);
+    for (project_path, files) in by_project {
+        let mut project = Project::default();
+        let templates_base = match &project_path {
+            Some(path) => {
+                let id = read_source(&mut inputs.sources, path, &mut inputs.diagnostics)?;
+                let (parsed, mut found) = Project::parse(&inputs.sources, id);
+                inputs.diagnostics.append(&mut found);
+                project = parsed;
+                path.parent().map(Path::to_path_buf).unwrap_or_default()
+            }
+            None => files[0].parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let templates_dir = templates_base.join(&project.templates_dir);
+        if templates_dir.is_dir() {
+            project.templates = Some(load_templates(&templates_dir, &mut inputs)?);
+        }
+        let mut flow_files = Vec::new();
+        for file in &files {
+            flow_files.push(read_source(&mut inputs.sources, file, &mut inputs.diagnostics)?);
+        }
+        inputs.groups.push(Group { project, flow_files });
     }
     Ok(inputs)
 }

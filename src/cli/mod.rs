@@ -43,14 +43,24 @@ enum Command {
     Explain(explain::ExplainArgs),
 }
 
-/// The version line: crate version and the zone rules in use.
+/// The version line: crate version and the zone rules in use (`--tzdir`
+/// or `FLOWC_TZDIR` when given, else the bundled release).
 fn long_version() -> String {
-    let tzdb = flowc_runtime::calendar::ZoneDb::bundled();
-    format!(
-        "{} (time zones: {})",
-        env!("CARGO_PKG_VERSION"),
-        tzdb.source_description()
-    )
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let flag = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--tzdir=") {
+            Some(dir) => Some(std::ffi::OsString::from(dir)),
+            None if a == "--tzdir" => args.get(i + 1).cloned(),
+            None => None,
+        }
+    });
+    let setting = flag.or_else(|| std::env::var_os(flowc_runtime::calendar::zones::TZDIR_ENV_VAR));
+    let zones = match flowc_runtime::calendar::ZoneDb::from_setting(setting.as_deref()) {
+        Ok(zones) => zones.source_description(),
+        Err(error) => format!("unusable zoneinfo directory: {error}"),
+    };
+    format!("{} (time zones: {zones})", env!("CARGO_PKG_VERSION"))
 }
 
 pub fn main() -> ExitCode {
