@@ -17,6 +17,8 @@ pub struct Inputs {
     pub groups: Vec<Group>,
     /// Problems found while reading (invalid UTF-8, bad flow.toml, templates).
     pub diagnostics: Vec<Diagnostic>,
+    /// Flow files read but left unparsed (not UTF-8; already reported).
+    pub unparsed_files: usize,
 }
 
 /// Flow files checked together, against one project.
@@ -27,7 +29,11 @@ pub struct Group {
 
 impl Inputs {
     pub fn flow_file_count(&self) -> usize {
-        self.groups.iter().map(|g| g.flow_files.len()).sum()
+        self.groups
+            .iter()
+            .map(|g| g.flow_files.len())
+            .sum::<usize>()
+            + self.unparsed_files
     }
 }
 
@@ -46,6 +52,7 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
         sources: Sources::new(),
         groups: Vec::new(),
         diagnostics: Vec::new(),
+        unparsed_files: 0,
     };
     // Each file belongs to the nearest flow.toml above it (or the one given).
     let mut by_project: Vec<(Option<PathBuf>, Vec<PathBuf>)> = Vec::new();
@@ -77,9 +84,15 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
         }
         let mut flow_files = Vec::new();
         for file in &files {
-            flow_files.push(read_source(&mut inputs.sources, file, &mut inputs.diagnostics)?);
+            match read_text(&mut inputs.sources, file, &mut inputs.diagnostics)? {
+                Ok(id) => flow_files.push(id),
+                Err(_) => inputs.unparsed_files += 1,
+            }
         }
-        inputs.groups.push(Group { project, flow_files });
+        inputs.groups.push(Group {
+            project,
+            flow_files,
+        });
     }
     Ok(inputs)
 }
@@ -166,25 +179,34 @@ fn read_source(
     path: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<SourceId, String> {
+    match read_text(sources, path, diagnostics)? {
+        Ok(id) | Err(id) => Ok(id),
+    }
+}
+
+/// Like `read_source`, but a file that is not UTF-8 comes back as `Err(id)`
+/// (already reported) so that callers can leave it unparsed.
+fn read_text(
+    sources: &mut Sources,
+    path: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Result<SourceId, SourceId>, String> {
     let bytes =
         fs::read(path).map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
     let shown = display_path(path).display().to_string();
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(sources.add(shown, text)),
+        Ok(text) => Ok(Ok(sources.add(shown, text))),
         Err(error) => {
             let at = error.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
             let id = sources.add(shown, text);
+            // The lossy text holds U+FFFD (3 bytes) where the bad byte was.
+            let span = Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8());
             diagnostics.push(
-                Diagnostic::new(
-                    Code::NotUtf8,
-                    id,
-                    Span::new(at, at + 1),
-                    format!("byte {at} is not UTF-8"),
-                )
-                .with_help("save the file as UTF-8"),
+                Diagnostic::new(Code::NotUtf8, id, span, format!("byte {at} is not UTF-8"))
+                    .with_help("save the file as UTF-8"),
             );
-            Ok(id)
+            Ok(Err(id))
         }
     }
 }

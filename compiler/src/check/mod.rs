@@ -172,7 +172,12 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
         settings.send_at,
         diagnostics,
     );
-    duplicate_rules(flow.source, &rules, diagnostics);
+    duplicate_rules(
+        flow.source,
+        context.sources.text(flow.source),
+        &rules,
+        diagnostics,
+    );
     Flow {
         name: flow.name.clone(),
         source: flow.source,
@@ -259,14 +264,25 @@ fn default_rule_name(action: &Action) -> String {
     }
 }
 
-/// W0003: two rules that say exactly the same thing.
+/// W0003: two rules that say exactly the same thing. Rules are bucketed by
+/// their text (label dropped, whitespace collapsed) so this stays linear in
+/// the number of rules; equal trees within a bucket are duplicates.
 fn duplicate_rules(
     source: SourceId,
+    text: &str,
     rules: &[crate::program::Rule],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let mut seen: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
-        let same = rules[..i].iter().find(|earlier| {
+        let body = text
+            .get(rule.ast.trigger.span.start..rule.ast.span.end)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let bucket = seen.entry(body).or_default();
+        let same = bucket.iter().map(|&j| &rules[j]).find(|earlier| {
             earlier.ast.trigger == rule.ast.trigger
                 && earlier.ast.condition == rule.ast.condition
                 && earlier.ast.actions == rule.ast.actions
@@ -284,6 +300,8 @@ fn duplicate_rules(
                 .with_context(source, earlier.ast.span, "the same rule")
                 .with_help("delete one of them"),
             );
+        } else {
+            bucket.push(i);
         }
     }
 }

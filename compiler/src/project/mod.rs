@@ -152,6 +152,7 @@ impl Project {
         if let Some(webhooks) = table.get("webhooks").and_then(|v| v.as_table()) {
             project.webhooks = Some(webhooks.keys().cloned().collect());
         }
+        crate::diagnostics::sort(&mut diagnostics);
         (project, diagnostics)
     }
 }

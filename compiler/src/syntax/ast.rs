@@ -12,6 +12,8 @@ pub struct File {
     pub items: Vec<Item>,
 }
 
+// A file holds a handful of items: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     Flow(FlowDecl),
