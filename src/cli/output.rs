@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use flowc_compiler::diagnostics::render::{self, Format};
+use flowc_compiler::diagnostics::render;
 use flowc_compiler::diagnostics::{Diagnostic, Severity};
 use flowc_compiler::source::Sources;
 
@@ -14,16 +14,6 @@ pub enum ErrorFormat {
     Json,
     /// GitHub Actions annotations on stdout.
     Github,
-}
-
-impl From<ErrorFormat> for Format {
-    fn from(f: ErrorFormat) -> Format {
-        match f {
-            ErrorFormat::Human => Format::Human,
-            ErrorFormat::Json => Format::Json,
-            ErrorFormat::Github => Format::Github,
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,14 +6,13 @@ use std::collections::BTreeSet;
 use super::scope::Scope;
 use super::types::Ty;
 use crate::diagnostics::{suggest, Code, Diagnostic};
-use crate::program::FlowSettings;
 use crate::project::templates::variable_span;
 use crate::syntax::ast::{Action, Channel, Send};
 
 /// Names every template may use without the contact supplying them.
 const BUILTIN_VARIABLES: &[&str] = &["unsubscribe_url", "links", "flow", "sender", "today"];
 
-pub fn check_actions(scope: &mut Scope, actions: &[Action], _settings: &FlowSettings) {
+pub fn check_actions(scope: &mut Scope, actions: &[Action]) {
     let mut exited = None;
     for action in actions {
         if let Some(exit_span) = exited {

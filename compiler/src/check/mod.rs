@@ -96,7 +96,7 @@ pub fn check(
         seen.insert(flow.name.clone(), (flow.source, flow.name_span));
         flows.push(check_flow(context, flow, &mut diagnostics));
     }
-    let policy = policy::check_policies(context, &policies, &flows, &mut diagnostics);
+    let policy = policy::check_policies(&policies, &flows, &mut diagnostics);
     policy::check_quiet_hours(&policy, &flows, &mut diagnostics);
 
     crate::diagnostics::sort(&mut diagnostics);
@@ -132,7 +132,7 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
         if let Some(condition) = &rule.condition {
             scope.condition(condition, "the condition of a rule");
         }
-        actions::check_actions(&mut scope, &rule.actions, &settings);
+        actions::check_actions(&mut scope, &rule.actions);
         if let (Some(binding), false) = (&scope.binding, scope.binding_used) {
             let binding = binding.clone();
             if let ast::TriggerKind::Anniversary {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use super::Context;
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::program::{Cap, Flow, Policy, QuietHours};
 use crate::source::SourceId;
@@ -11,7 +10,6 @@ use crate::syntax::ast::{CapScope, PolicyDecl, PolicyItem};
 use crate::syntax::Span;
 
 pub fn check_policies(
-    _context: &Context,
     policies: &[(SourceId, &PolicyDecl)],
     flows: &[Flow],
     diagnostics: &mut Vec<Diagnostic>,

@@ -11,7 +11,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{Rule, Trigger};
 use crate::project::Project;
 use crate::source::SourceId;
-use crate::syntax::ast::{Action, Direction, Duration, TimeOfDay, TriggerKind, Unit};
+use crate::syntax::ast::{Action, Direction, TimeOfDay, TriggerKind};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Family {
@@ -36,19 +36,6 @@ impl Family {
             Family::Unknown => "an unknown trigger".into(),
         }
     }
-}
-
-/// Typical length in minutes; only used to order rules of one occurrence.
-fn minutes(duration: &Duration) -> i64 {
-    let per_unit = match duration.unit {
-        Unit::Minutes => 1,
-        Unit::Hours => 60,
-        Unit::Days => 1440,
-        Unit::Weeks => 7 * 1440,
-        Unit::Months => 30 * 1440,
-        Unit::Years => 365 * 1440,
-    };
-    i64::from(duration.amount) * per_unit
 }
 
 fn time_minutes(time: TimeOfDay) -> i64 {
@@ -84,7 +71,7 @@ fn position(
         .offset
         .as_ref()
         .map(|o| {
-            let m = minutes(&o.amount.node);
+            let m = o.amount.typical_minutes();
             if o.direction == Direction::Before {
                 -m
             } else {

@@ -163,7 +163,6 @@ fn named(
                 .with_help("follow up in another rule: `when 3d after offer send reminder`"),
             );
         }
-        scope.trigger_event = None;
         Trigger::Message { rules }
     } else {
         let mut candidates: Vec<&str> = scope

@@ -9,14 +9,6 @@ use serde::Serialize;
 use super::{Diagnostic, Severity};
 use crate::source::{SourceId, Sources};
 
-/// How to show diagnostics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
-    Github,
-}
-
 /// Writes one diagnostic for a person, with the source lines it points at.
 pub fn human(
     sources: &Sources,

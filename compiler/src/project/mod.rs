@@ -22,7 +22,7 @@
 pub mod schema;
 pub mod templates;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use schema::{EventDef, FieldDef, FieldType, Schema};
 use templates::Templates;
@@ -235,20 +235,6 @@ fn key_span(text: &str, key: &str) -> Span {
         offset += line.len();
     }
     Span::new(0, text.find('\n').unwrap_or(text.len()))
-}
-
-/// Names a flow can refer to, for suggestions.
-pub fn field_names(schema: &Schema) -> impl Iterator<Item = &str> {
-    schema.fields.keys().map(String::as_str)
-}
-
-/// Consent fields by channel.
-pub fn consent_fields(schema: &Schema) -> BTreeMap<Channel, &str> {
-    schema
-        .fields
-        .iter()
-        .filter_map(|(name, f): (&String, &FieldDef)| f.consent.map(|c| (c, name.as_str())))
-        .collect()
 }
 
 #[cfg(test)]

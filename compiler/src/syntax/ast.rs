@@ -166,17 +166,18 @@ impl Duration {
         u64::from(self.amount) * per_unit
     }
 
-    /// The shortest this duration can be, in minutes (months count 28 days).
-    pub fn min_minutes(&self) -> u64 {
+    /// Its typical length in minutes (months of 30 days, years of 365): only
+    /// for ordering rules within one occurrence, never for scheduling.
+    pub fn typical_minutes(&self) -> i64 {
         let per_unit = match self.unit {
             Unit::Minutes => 1,
             Unit::Hours => 60,
             Unit::Days => 1440,
             Unit::Weeks => 7 * 1440,
-            Unit::Months => 28 * 1440,
+            Unit::Months => 30 * 1440,
             Unit::Years => 365 * 1440,
         };
-        u64::from(self.amount) * per_unit
+        i64::from(self.amount) * per_unit
     }
 }
 

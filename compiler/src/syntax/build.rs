@@ -12,6 +12,7 @@ use super::grammar::Rule;
 use super::span::{Span, Spanned};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::SourceId;
+use flowc_runtime::calendar::days_in_month;
 
 /// The most operators one expression may chain before it is refused
 /// (deeper trees would risk the stack of every later pass).
@@ -681,21 +682,17 @@ impl Builder<'_> {
             parts.next().unwrap_or(0),
             parts.next().unwrap_or(0),
         );
-        let valid = (1..=12).contains(&m)
-            && d >= 1
-            && d <= days_in_month(y, m)
-            && (1900..=9999).contains(&y);
+        // The grammar gives 4 digits of year and 2 of month and day.
+        let month_days = days_in_month(y as i16, m as i8).map(i64::from);
+        let valid =
+            (1900..=9999).contains(&y) && month_days.is_some_and(|days| (1..=days).contains(&d));
         if !valid {
-            let label = if !(1..=12).contains(&m) {
-                format!("there is no month {m}")
-            } else if !(1900..=9999).contains(&y) {
-                format!("the year {y} is out of range (1900 to 9999)")
-            } else {
-                format!(
-                    "{} {y} has {} days",
-                    MONTH_NAMES[(m - 1) as usize],
-                    days_in_month(y, m)
-                )
+            let label = match month_days {
+                None => format!("there is no month {m}"),
+                Some(_) if !(1900..=9999).contains(&y) => {
+                    format!("the year {y} is out of range (1900 to 9999)")
+                }
+                Some(days) => format!("{} {y} has {days} days", MONTH_NAMES[(m - 1) as usize]),
             };
             self.error(Code::InvalidDate, s, label).help =
                 Some("dates are written YYYY-MM-DD, e.g. 2027-03-01".to_string());
@@ -798,15 +795,6 @@ const MONTH_NAMES: [&str; 12] = [
     "November",
     "December",
 ];
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
 
 /// The AST rule type, renamed here so it does not clash with pest's `Rule`.
 type Rule_ = super::ast::Rule;

@@ -3,7 +3,9 @@
 
 use pest::error::{Error, ErrorVariant, InputLocation};
 
-use super::grammar::Rule;
+use pest::Parser;
+
+use super::grammar::{FlowParser, Rule};
 use super::rule_names::human_name;
 use super::span::Span;
 use crate::diagnostics::{Code, Diagnostic};
@@ -94,68 +96,30 @@ fn token_at(text: &str, at: usize) -> &str {
     }
 }
 
-const RESERVED: &[&str] = &[
-    "when",
-    "on",
-    "if",
-    "then",
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "true",
-    "false",
-    "flow",
-    "policy",
-    "send",
-    "task",
-    "webhook",
-    "set",
-    "tag",
-    "untag",
-    "exit",
-    "where",
-    "since",
-    "within",
-    "anniversary",
-    "becomes",
-    "changes",
-    "sent",
-    "opened",
-    "clicked",
-    "used",
-    "unused",
-    "consent",
-    "tagged",
-    "no",
-    "yearly",
-    "once",
-];
+/// Whether the whole word `word` is reserved, asked of the grammar's own
+/// `keyword` rule so that this never drifts from `grammar/flow.pest`. (Each
+/// keyword ends with `!XID_CONTINUE`, so a match covers the whole word.)
+fn is_reserved(word: &str) -> bool {
+    FlowParser::parse(Rule::keyword, word).is_ok()
+}
 
 /// A targeted suggestion for the commonest mistakes.
 fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String> {
     let wants_name = expected.contains(&"a name");
-    if wants_name && RESERVED.contains(&found) {
+    if wants_name && is_reserved(found) {
         return Some(format!(
             "`{found}` is a reserved word of the flow language; use another name"
         ));
     }
-    if let Some(unit) = found
-        .trim_start_matches(|c: char| c.is_ascii_digit())
-        .get(..)
-    {
-        if found.starts_with(|c: char| c.is_ascii_digit()) && !unit.is_empty() {
-            return Some(match unit {
-                "m" => "`m` is ambiguous: write `min` for minutes or `mo` for months".to_string(),
-                "s" | "sec" | "secs" | "seconds" => {
-                    "the smallest unit is minutes (`min`)".to_string()
-                }
-                _ => format!(
-                    "`{unit}` is not a unit: durations are written `30min`, `4h`, `15d`, `2w`, `3mo`, `1y`"
-                ),
-            });
-        }
+    let unit = found.trim_start_matches(|c: char| c.is_ascii_digit());
+    if unit.len() < found.len() && !unit.is_empty() {
+        return Some(match unit {
+            "m" => "`m` is ambiguous: write `min` for minutes or `mo` for months".to_string(),
+            "s" | "sec" | "secs" | "seconds" => "the smallest unit is minutes (`min`)".to_string(),
+            _ => format!(
+                "`{unit}` is not a unit: durations are written `30min`, `4h`, `15d`, `2w`, `3mo`, `1y`"
+            ),
+        });
     }
     if found == "=" && text[at..].starts_with("=") && !text[at..].starts_with("==") {
         return Some("to compare, write `==`".to_string());

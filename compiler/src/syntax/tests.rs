@@ -163,3 +163,14 @@ fn keywords_are_not_names() {
         .unwrap_or("")
         .contains("reserved"));
 }
+
+#[test]
+fn reserved_words_come_from_the_grammar() {
+    for word in ["when", "set", "once", "tagged", "unused"] {
+        let (_, diagnostics) = parse(SourceId(0), &format!("on birthday send {word}"));
+        let help = diagnostics[0].help.as_deref().unwrap_or("");
+        assert!(help.contains("reserved"), "{word}: {help}");
+    }
+    // Words that merely start with a keyword are names.
+    parse_ok("on birthday send settings; on birthday send onboarding");
+}

@@ -71,5 +71,5 @@ pub use recurring::{
     anniversary_occurrence, anniversary_occurrences, yearly_occurrence, yearly_occurrences,
 };
 pub use window::Window;
-pub use yearly::{check_month_day, yearly_date, LeapDayRule};
+pub use yearly::{check_month_day, days_in_month, yearly_date, LeapDayRule};
 pub use zones::{bundled_tzdb_version, ZoneDb, TZDIR_ENV_VAR};

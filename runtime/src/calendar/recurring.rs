@@ -64,16 +64,11 @@ pub fn yearly_occurrences(
     leap_rule: LeapDayRule,
     window: &Window,
 ) -> Result<Vec<Occurrence>, CalendarError> {
-    offset.to_span()?;
-    let mut found = Vec::new();
-    if let Some((first, last)) = candidate_years(window, &offset) {
-        for year in first..=last {
-            let computed = yearly_occurrence(base, year, offset, send_time, tz, leap_rule);
-            found.extend(keep_in_window(computed, window)?);
-        }
-    }
-    found.sort_by_key(|o| (o.instant, o.key));
-    Ok(found)
+    occurrences_in_window(window, offset, |year| {
+        Some(yearly_occurrence(
+            base, year, offset, send_time, tz, leap_rule,
+        ))
+    })
 }
 
 /// The `n`-th anniversary of `start` (n >= 1: one year after `start` is the
@@ -102,9 +97,11 @@ pub fn anniversary_occurrence(
         .checked_add(n)
         .and_then(|y| i16::try_from(y).ok())
         .ok_or_else(|| CalendarError::out_of_range(format!("anniversary {n} of {start}")))?;
-    let date = yearly_date(start.month(), start.day(), year, leap_rule)?;
-    let due = offset.apply_to_local(date, send_time, tz)?;
-    Ok(Occurrence::new(OccurrenceKey::Anniversary(n), due))
+    let occurrence = yearly_occurrence(start, year, offset, send_time, tz, leap_rule)?;
+    Ok(Occurrence {
+        key: OccurrenceKey::Anniversary(n),
+        ..occurrence
+    })
 }
 
 /// Every anniversary of `start` (n >= 1; the start itself is not one) due in
@@ -121,13 +118,26 @@ pub fn anniversary_occurrences(
     leap_rule: LeapDayRule,
     window: &Window,
 ) -> Result<Vec<Occurrence>, CalendarError> {
+    let joined = i32::from(start.year());
+    occurrences_in_window(window, offset, |year| {
+        // Years up to the joining year itself hold no anniversary.
+        let n = i32::from(year) - joined;
+        (n >= 1).then(|| anniversary_occurrence(start, n, offset, send_time, tz, leap_rule))
+    })
+}
+
+/// The occurrences computed by `occurrence_in(year)` (`None`: no occurrence
+/// that year) for every candidate base-date year of `window`, kept when due
+/// in it, ordered by instant.
+fn occurrences_in_window(
+    window: &Window,
+    offset: Offset,
+    mut occurrence_in: impl FnMut(i16) -> Option<Result<Occurrence, CalendarError>>,
+) -> Result<Vec<Occurrence>, CalendarError> {
     offset.to_span()?;
     let mut found = Vec::new();
     if let Some((first, last)) = candidate_years(window, &offset) {
-        let first_n = (i32::from(first) - i32::from(start.year())).max(1);
-        let last_n = i32::from(last) - i32::from(start.year());
-        for n in first_n..=last_n {
-            let computed = anniversary_occurrence(start, n, offset, send_time, tz, leap_rule);
+        for computed in (first..=last).filter_map(&mut occurrence_in) {
             found.extend(keep_in_window(computed, window)?);
         }
     }

@@ -33,6 +33,12 @@ pub fn check_month_day(month: i8, day: i8) -> Result<(), CalendarError> {
         .map_err(|_| CalendarError::InvalidMonthDay { month, day })
 }
 
+/// How many days `month` of `year` has, or `None` for a month or year
+/// outside the calendar (month 13, year 10000).
+pub fn days_in_month(year: i16, month: i8) -> Option<i8> {
+    Date::new(year, month, 1).ok().map(|d| d.days_in_month())
+}
+
 /// The date of `month`/`day` in `year`; 29 February in a non-leap year
 /// becomes 28 February or 1 March according to `rule`.
 ///
