@@ -13,7 +13,7 @@ pub mod syntax;
 
 pub use flowc_runtime::calendar::ZoneDb;
 
-use diagnostics::Diagnostic;
+use diagnostics::{Code, Diagnostic};
 use program::Program;
 use project::Project;
 use source::{SourceId, Sources};
@@ -29,8 +29,16 @@ pub fn check_flows(
 ) -> (Option<Program>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut files = Vec::new();
+    let mut incomplete = std::collections::BTreeSet::new();
     for &id in flow_files {
         let (file, mut found) = syntax::parse(id, sources.text(id));
+        // Items that failed to parse are missing from the tree.
+        if found
+            .iter()
+            .any(|d| matches!(d.code, Code::Syntax | Code::TooDeep))
+        {
+            incomplete.insert(id);
+        }
         diagnostics.append(&mut found);
         files.push((id, file));
     }
@@ -38,6 +46,7 @@ pub fn check_flows(
         sources,
         project,
         zones,
+        incomplete,
     };
     let (program, mut found) = check::check(&context, &files);
     diagnostics.append(&mut found);

@@ -2,6 +2,7 @@
 //! command line (folders are searched for `*.flow`), the project file
 //! (`flow.toml`, searched upward) and the templates folder.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -56,10 +57,15 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
     };
     // Each file belongs to the nearest flow.toml above it (or the one given).
     let mut by_project: Vec<(Option<PathBuf>, Vec<PathBuf>)> = Vec::new();
+    // Files of one folder share a project: search upward once per folder.
+    let mut project_of_folder: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
     for file in files {
         let project = match project_file {
             Some(p) => Some(p.to_path_buf()),
-            None => find_project(&file),
+            None => project_of_folder
+                .entry(file.parent().map(Path::to_path_buf).unwrap_or_default())
+                .or_insert_with(|| find_project(&file))
+                .clone(),
         };
         match by_project.iter_mut().find(|(p, _)| *p == project) {
             Some((_, group)) => group.push(file),

@@ -10,7 +10,7 @@ mod timing;
 mod triggers;
 mod types;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flowc_runtime::calendar::ZoneDb;
 
@@ -27,6 +27,9 @@ pub struct Context<'a> {
     pub sources: &'a Sources,
     pub project: &'a Project,
     pub zones: &'a ZoneDb,
+    /// Files with syntax errors: some of their rules are missing, so what
+    /// they lack (an offer, a message) is not reported as absent.
+    pub incomplete: BTreeSet<SourceId>,
 }
 
 /// A flow as written: a `flow` block, or a file's loose rules and settings.
@@ -111,7 +114,8 @@ fn flow_name_from_path(path: &str) -> String {
 }
 
 fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Flow {
-    let info = flow_info(&flow.rules);
+    let mut info = flow_info(&flow.rules, context.project);
+    info.incomplete = context.incomplete.contains(&flow.source);
     let names = rule_names(flow, diagnostics);
     let mut settings =
         settings::check_settings(context, flow.source, &flow.settings, &info, diagnostics);
@@ -168,7 +172,6 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
         &rules,
         &info,
         &refs,
-        context.project,
         settings.send_at,
         diagnostics,
     );
@@ -187,17 +190,18 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
     }
 }
 
-fn flow_info(rules: &[&ast::Rule]) -> FlowInfo {
+fn flow_info(rules: &[&ast::Rule], project: &Project) -> FlowInfo {
     let mut info = FlowInfo::default();
     for (index, rule) in rules.iter().enumerate() {
-        let mut templates = Vec::new();
-        let mut offer = false;
-        for action in &rule.actions {
-            if let Action::Send(send) = action {
-                templates.push(send.template.node.clone());
-                offer |= send.coupon.is_some();
-            }
-        }
+        let sends: Vec<&ast::Send> = rule
+            .actions
+            .iter()
+            .filter_map(|action| match action {
+                Action::Send(send) => Some(send),
+                _ => None,
+            })
+            .collect();
+        let templates: Vec<String> = sends.iter().map(|s| s.template.node.clone()).collect();
         for template in &templates {
             let entry = info.messages.entry(template.clone()).or_default();
             if !entry.contains(&index) {
@@ -210,17 +214,37 @@ fn flow_info(rules: &[&ast::Rule]) -> FlowInfo {
                 .or_default()
                 .push(index);
         }
+        let issues_offer = issues_offer(&sends, project);
+        if issues_offer != Some(false) {
+            info.offer_rules.push(index);
+        }
         info.templates_by_rule.push(templates);
-        info.issues_offer.push(offer);
+        info.issues_offer.push(issues_offer);
     }
     info
 }
 
+/// Whether these sends issue a coupon (see `FlowInfo::issues_offer`).
+fn issues_offer(sends: &[&ast::Send], project: &Project) -> Option<bool> {
+    if sends.iter().any(|send| send.coupon.is_some()) {
+        return Some(true);
+    }
+    let Some(templates) = &project.templates else {
+        // Without templates we cannot know: give the flow the benefit of the doubt.
+        return if sends.is_empty() { Some(false) } else { None };
+    };
+    Some(sends.iter().any(|send| {
+        templates
+            .get(&send.template.node)
+            .is_some_and(|t| t.variants.values().any(|v| v.coupon.is_some()))
+    }))
+}
+
 /// Each rule's stable name; two rules may not share one.
 fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
-    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (Span, &ast::Rule)> = BTreeMap::new();
     let mut names = Vec::new();
-    for (index, rule) in flow.rules.iter().enumerate() {
+    for (index, &rule) in flow.rules.iter().enumerate() {
         let name = match &rule.label {
             Some(label) => label.node.clone(),
             None => rule
@@ -234,7 +258,12 @@ fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<Strin
             .as_ref()
             .map(|l| l.span)
             .unwrap_or(rule.trigger.span);
-        if let Some(first) = seen.get(&name) {
+        if let Some((first, first_rule)) = seen.get(&name) {
+            // An exact copy is reported once, as W0003, by `duplicate_rules`.
+            if same_rule(first_rule, rule) {
+                names.push(name);
+                continue;
+            }
             diagnostics.push(
                 Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
                     .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
@@ -244,7 +273,7 @@ fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<Strin
                     )),
             );
         } else {
-            seen.insert(name.clone(), span);
+            seen.insert(name.clone(), (span, rule));
         }
         names.push(name);
     }
@@ -262,6 +291,14 @@ fn default_rule_name(action: &Action) -> String {
         Action::Untag { .. } => "untag".to_string(),
         Action::Exit { .. } => "exit".to_string(),
     }
+}
+
+/// Whether two rules say the same thing (labels and layout aside).
+fn same_rule(a: &ast::Rule, b: &ast::Rule) -> bool {
+    a.trigger == b.trigger
+        && a.condition == b.condition
+        && a.actions == b.actions
+        && a.send_time == b.send_time
 }
 
 /// W0003: two rules that say exactly the same thing. Rules are bucketed by
@@ -282,12 +319,10 @@ fn duplicate_rules(
             .collect::<Vec<_>>()
             .join(" ");
         let bucket = seen.entry(body).or_default();
-        let same = bucket.iter().map(|&j| &rules[j]).find(|earlier| {
-            earlier.ast.trigger == rule.ast.trigger
-                && earlier.ast.condition == rule.ast.condition
-                && earlier.ast.actions == rule.ast.actions
-                && earlier.ast.send_time == rule.ast.send_time
-        });
+        let same = bucket
+            .iter()
+            .map(|&j| &rules[j])
+            .find(|earlier| same_rule(&earlier.ast, &rule.ast));
         if let Some(earlier) = same {
             diagnostics.push(
                 Diagnostic::new(

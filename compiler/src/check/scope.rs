@@ -19,8 +19,15 @@ pub struct FlowInfo {
     pub messages: BTreeMap<String, Vec<usize>>,
     /// Per rule: the template names it sends.
     pub templates_by_rule: Vec<Vec<String>>,
-    /// Per rule: whether one of its sends may issue a coupon.
-    pub issues_offer: Vec<bool>,
+    /// Per rule: whether its sends issue a coupon. `Some(true)` surely (a
+    /// coupon clause, or a template that declares one), `Some(false)` surely
+    /// not, `None` when it cannot be known (no templates folder).
+    pub issues_offer: Vec<Option<bool>>,
+    /// The rules that may issue an offer (`issues_offer` not `Some(false)`):
+    /// what a bare `unused` can refer to.
+    pub offer_rules: Vec<usize>,
+    /// Some rules of the flow failed to parse: absences are not reported.
+    pub incomplete: bool,
 }
 
 /// A condition's reference to a message of the flow, checked for timing
@@ -276,6 +283,9 @@ impl<'a> Scope<'a> {
     }
 
     pub fn unknown_message(&mut self, message: &Ident) {
+        if self.flow.incomplete {
+            return;
+        }
         let suggestion =
             suggest::closest(&message.node, self.flow.messages.keys().map(String::as_str));
         self.report(
@@ -298,7 +308,7 @@ impl<'a> Scope<'a> {
                 Some(rules) => rules.clone(),
                 None => return self.unknown_message(name),
             },
-            None => (0..self.flow.issues_offer.len()).collect(),
+            None => self.flow.offer_rules.clone(),
         };
         self.refs.push(MessageRef {
             rules,

@@ -252,3 +252,43 @@ fn offsets_longer_than_a_year() {
     assert_eq!(codes("when birthday - 13mo send a"), ["E0040"]);
     assert_eq!(codes("when birthday - 400d send a"), ["E0040"]);
 }
+
+#[test]
+fn a_file_with_syntax_errors_reports_no_absences() {
+    // The offer's rule fails to parse: the reminder's `unused` is not blamed.
+    assert_eq!(
+        codes("when birthday - 15d send\non birthday if unused send reminder"),
+        ["E0001"]
+    );
+    assert_eq!(
+        codes("when birthday - 15d send\non birthday if opened offer send reminder"),
+        ["E0001"]
+    );
+    // Without the syntax error, the same absence is reported.
+    assert_eq!(
+        codes("on birthday if opened offer send reminder"),
+        ["E0013"]
+    );
+}
+
+#[test]
+fn invalid_expressions_do_not_cascade() {
+    assert_eq!(
+        codes("on birthday if 99999999999999999999999 > 1 send a"),
+        ["E0005"]
+    );
+    let long = format!(
+        "on birthday if country == \"FR\"{} send a",
+        " and country == \"FR\"".repeat(300)
+    );
+    assert_eq!(codes(&long), ["E0007"]);
+}
+
+#[test]
+fn an_exact_copy_is_one_warning() {
+    assert_eq!(codes("on birthday send a\non birthday  send a"), ["W0003"]);
+    assert_eq!(
+        codes("on birthday send a\non birthday if vip send a"),
+        ["E0051", "E0010"]
+    );
+}

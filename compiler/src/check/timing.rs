@@ -9,9 +9,8 @@
 use super::scope::{FlowInfo, MessageRef, RefKind};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{Rule, Trigger};
-use crate::project::Project;
 use crate::source::SourceId;
-use crate::syntax::ast::{Action, Direction, TimeOfDay, TriggerKind};
+use crate::syntax::ast::{Direction, TimeOfDay, TriggerKind};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Family {
@@ -115,37 +114,11 @@ fn position(
     result
 }
 
-/// Whether a rule's sends issue a coupon: `Some(true)` surely (a coupon
-/// clause, or a template declaring one), `Some(false)` surely not, `None`
-/// when it cannot be known (no templates folder).
-fn issues_offer(rule: &Rule, index: usize, info: &FlowInfo, project: &Project) -> Option<bool> {
-    if info.issues_offer[index] {
-        return Some(true);
-    }
-    let mut sends = rule.ast.actions.iter().filter_map(|a| match a {
-        Action::Send(s) => Some(s),
-        _ => None,
-    });
-    let Some(templates) = &project.templates else {
-        return if sends.next().is_some() {
-            None
-        } else {
-            Some(false)
-        };
-    };
-    Some(sends.any(|send| {
-        templates
-            .get(&send.template.node)
-            .is_some_and(|t| t.variants.values().any(|v| v.coupon.is_some()))
-    }))
-}
-
 pub fn check_timing(
     source: SourceId,
     rules: &[Rule],
     info: &FlowInfo,
     refs: &[Vec<MessageRef>],
-    project: &Project,
     default_send_at: TimeOfDay,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -159,9 +132,7 @@ pub fn check_timing(
                         .rules
                         .iter()
                         .copied()
-                        .filter(|&r| {
-                            r != index && issues_offer(&rules[r], r, info, project) != Some(false)
-                        })
+                        .filter(|&r| r != index && info.issues_offer[r] != Some(false))
                         .collect();
                     // A trigger already reported as unknown: no second guess.
                     if *family == Family::Unknown
@@ -180,7 +151,7 @@ pub fn check_timing(
                     let surely_later = same_family
                         .iter()
                         .copied()
-                        .find(|&r| issues_offer(&rules[r], r, info, project) == Some(true));
+                        .find(|&r| info.issues_offer[r] == Some(true));
                     let offers = possible;
                     if let Some(later) = surely_later {
                         diagnostics.push(
@@ -200,6 +171,9 @@ pub fn check_timing(
                                 "schedule the offer earlier, e.g. `when birthday - 15d send offer`",
                             ),
                         );
+                        continue;
+                    }
+                    if info.incomplete {
                         continue;
                     }
                     let what = if reference.name.is_empty() {

@@ -184,7 +184,7 @@ fn named(
             )
             .with_message(format!("unknown trigger `{}`", name.node))
             .with_suggestion(suggestion)
-            .with_note(scope.fields_note()),
+            .with_note(trigger_names_note(scope)),
         );
         return Trigger::FixedDate;
     };
@@ -246,4 +246,34 @@ fn not_a_date(scope: &mut Scope, field: &ast::Ident, ty: FieldType, what: &str) 
         d.with_note(format!("the date fields are: {}", dates.join(", ")))
     };
     scope.report(d);
+}
+
+/// What a trigger may name here: date fields, events, messages of the flow.
+fn trigger_names_note(scope: &Scope) -> String {
+    let schema = &scope.project.schema;
+    let dates: Vec<&str> = schema
+        .fields
+        .iter()
+        .filter(|(_, f)| matches!(f.ty, FieldType::Date | FieldType::DateTime))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let events: Vec<&str> = schema.events.keys().map(String::as_str).collect();
+    let mut note = format!(
+        "date fields: {}; events: {}",
+        or_none(&dates),
+        or_none(&events)
+    );
+    if !scope.flow.messages.is_empty() {
+        let messages: Vec<&str> = scope.flow.messages.keys().map(String::as_str).collect();
+        note.push_str(&format!("; messages of this flow: {}", messages.join(", ")));
+    }
+    note
+}
+
+fn or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }

@@ -91,6 +91,7 @@ impl<'a> Scope<'a> {
     /// Infers the type of `expr`, reporting every problem in it.
     pub fn type_of(&mut self, expr: &Expr) -> Ty {
         match &expr.kind {
+            ExprKind::Invalid => Ty::Error,
             ExprKind::Literal(literal) => match literal {
                 Literal::Bool(_) => Ty::Bool,
                 Literal::Number(_) => Ty::Number,

@@ -42,7 +42,12 @@ pub fn human(
                 CharSet::Ascii
             }),
     );
-    for (order, label) in diagnostic.labels.iter().enumerate() {
+    // ariadne starts a new block (headed with the primary location) whenever
+    // a label's line precedes the previous one: show labels in source order,
+    // the primary's source first, so each source is one block.
+    let mut ordered: Vec<&super::Label> = diagnostic.labels.iter().collect();
+    ordered.sort_by_key(|l| (l.source != primary.source, l.source, l.span.start));
+    for (order, label) in ordered.into_iter().enumerate() {
         let mut l = AriadneLabel::new((path(label.source), clamp(label.source, label.span)))
             .with_message(&label.message)
             .with_order(order as i32);

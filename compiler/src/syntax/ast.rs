@@ -357,6 +357,10 @@ pub struct Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
+    /// Stands for an expression already reported as invalid (too long, a
+    /// number out of range): unknown to every later analysis, so one
+    /// mistake gives one diagnostic.
+    Invalid,
     Literal(Literal),
     List(Vec<Expr>),
     /// `first_name`, `event.product`, `n`

@@ -18,6 +18,9 @@ use flowc_runtime::calendar::days_in_month;
 /// (deeper trees would risk the stack of every later pass).
 pub const MAX_EXPRESSION_TERMS: usize = 256;
 
+/// The largest number literal: beyond it, f64 no longer counts in units.
+const MAX_NUMBER: f64 = 1e15;
+
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
     PrattParser::new()
         .op(Op::infix(Rule::op_or, Assoc::Left))
@@ -450,7 +453,7 @@ impl Builder<'_> {
                 "split it: at most {MAX_EXPRESSION_TERMS} operators in one expression"
             ));
             return Expr {
-                kind: ExprKind::Literal(Literal::Bool(false)),
+                kind: ExprKind::Invalid,
                 span: whole,
             };
         }
@@ -511,10 +514,13 @@ impl Builder<'_> {
             Rule::boolean => ExprKind::Literal(Literal::Bool(pair.as_str() == "true")),
             Rule::number => {
                 let value = pair.as_str().parse::<f64>().unwrap_or(f64::INFINITY);
-                if !value.is_finite() || value > 1e15 {
-                    self.error(Code::NumberOutOfRange, whole, "this number is too large");
+                if !value.is_finite() || value > MAX_NUMBER {
+                    self.error(Code::NumberOutOfRange, whole, "this number is too large")
+                        .help = Some(format!("numbers go up to {MAX_NUMBER:e}"));
+                    ExprKind::Invalid
+                } else {
+                    ExprKind::Literal(Literal::Number(value))
                 }
-                ExprKind::Literal(Literal::Number(value))
             }
             Rule::string => ExprKind::Literal(Literal::String(self.string(pair).node)),
             Rule::duration => ExprKind::Literal(Literal::Duration(self.duration(pair).node)),

@@ -41,6 +41,33 @@ pub fn syntax_diagnostic(source: SourceId, text: &str, error: &Error<Rule>) -> D
     } else {
         format!("`{}`", found.escape_debug())
     };
+    // The next line's first word (or the end of the file) where more of
+    // this line was expected: the mistake is the line left unfinished, so
+    // point at its end rather than at the innocent next line.
+    let before = text[..at].trim_end();
+    let starts_an_item = matches!(found, "" | "when" | "on" | "flow" | "policy" | "}")
+        || text[at + found.len()..].trim_start().starts_with(':');
+    if starts_an_item
+        && !expected.is_empty()
+        && !before.is_empty()
+        && text[before.len()..at].contains('\n')
+    {
+        let last = before.chars().next_back().map_or(1, char::len_utf8);
+        let span = Span::new(before.len() - last, before.len());
+        let wanted = one_of(&expected);
+        return Diagnostic::new(
+            Code::Syntax,
+            source,
+            span,
+            format!("I was expecting {wanted} after this"),
+        )
+        .with_message(format!("this line ends too early: {wanted} is missing"))
+        .with_help(if expected.iter().any(|e| e.starts_with("an action")) {
+            "a rule ends with what to do, e.g. `send offer`".to_string()
+        } else {
+            format!("complete the line, or remove it (the next line starts with {found_text})")
+        });
+    }
     let label = if expected.is_empty() {
         format!("I did not expect {found_text} here")
     } else {
