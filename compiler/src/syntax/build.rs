@@ -510,6 +510,7 @@ impl Builder<'_> {
         let kind = match kind_rule {
             Rule::expr => return self.expr(pair),
             Rule::path => ExprKind::Path(pair.into_inner().map(ident).collect()),
+            Rule::name_or_test => self.name_or_test(pair),
             Rule::list => ExprKind::List(pair.into_inner().map(|e| self.expr(e)).collect()),
             Rule::boolean => ExprKind::Literal(Literal::Bool(pair.as_str() == "true")),
             Rule::number => {
@@ -531,34 +532,40 @@ impl Builder<'_> {
         Expr { kind, span: whole }
     }
 
+    /// `a`, `event.x`, or `purchase [where ...] since m`.
+    fn name_or_test(&mut self, pair: Pair<Rule>) -> ExprKind {
+        let mut names = Vec::new();
+        let mut filter = None;
+        let mut point = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::ident => names.push(ident(p)),
+                Rule::simple_filter => filter = Some(Box::new(self.simple_filter(p))),
+                Rule::since => {
+                    point = Some(Point::Since(ident(
+                        p.into_inner().nth(1).expect("grammar: since name"),
+                    )))
+                }
+                Rule::within => {
+                    let d = p.into_inner().nth(1).expect("grammar: within duration");
+                    point = Some(Point::Within(self.duration(d)));
+                }
+                _ => {}
+            }
+        }
+        match point {
+            Some(point) => ExprKind::Happened {
+                event: names.swap_remove(0),
+                filter,
+                point,
+            },
+            None => ExprKind::Path(names),
+        }
+    }
+
     fn predicate(&mut self, pair: Pair<Rule>) -> ExprKind {
         let kind_rule = pair.as_rule();
         let mut inner = pair.into_inner();
-        if kind_rule == Rule::happened {
-            let event = ident(inner.next().expect("grammar: event"));
-            let mut filter = None;
-            let mut point = None;
-            for p in inner {
-                match p.as_rule() {
-                    Rule::simple_filter => filter = Some(Box::new(self.simple_filter(p))),
-                    Rule::since => {
-                        point = Some(Point::Since(ident(
-                            p.into_inner().nth(1).expect("grammar: since name"),
-                        )))
-                    }
-                    Rule::within => {
-                        let d = p.into_inner().nth(1).expect("grammar: within duration");
-                        point = Some(Point::Within(self.duration(d)));
-                    }
-                    _ => {}
-                }
-            }
-            return ExprKind::Happened {
-                event,
-                filter,
-                point: point.expect("grammar: happened has a point"),
-            };
-        }
         inner.next(); // the keyword
         let arg = inner.next();
         match kind_rule {

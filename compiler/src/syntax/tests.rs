@@ -174,3 +174,54 @@ fn reserved_words_come_from_the_grammar() {
     // Words that merely start with a keyword are names.
     parse_ok("on birthday send settings; on birthday send onboarding");
 }
+
+/// The reserved words of the grammar: the string of every `kw_*` rule in
+/// its "Reserved words" section.
+fn reserved_words_of_grammar() -> Vec<String> {
+    let grammar = include_str!("../../../grammar/flow.pest");
+    let start = grammar
+        .find("// Reserved words")
+        .expect("a Reserved words section");
+    let end = grammar
+        .find("// Contextual words")
+        .expect("a Contextual words section");
+    grammar[start..end]
+        .lines()
+        .filter_map(|line| line.split('"').nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_keyword_rule_matches_exactly_the_reserved_words() {
+    use super::grammar::{FlowParser, Rule};
+    use pest::Parser;
+    let words = reserved_words_of_grammar();
+    assert_eq!(words.len(), 36, "{words:?}");
+    for word in &words {
+        assert!(
+            FlowParser::parse(Rule::keyword, word).is_ok(),
+            "`{word}` is not matched by `keyword`"
+        );
+        // A longer name that starts with the keyword is not reserved.
+        for suffix in ["s", "_x", "é", "1"] {
+            let name = format!("{word}{suffix}");
+            assert!(
+                FlowParser::parse(Rule::keyword, &name).is_err(),
+                "`{name}` is taken as a keyword"
+            );
+        }
+        parse_ok(&format!("on birthday send {word}_x"));
+    }
+    // Every word the rule accepts is one of them: try all prefixes of them.
+    for word in &words {
+        for end in 1..word.len() {
+            let prefix = &word[..end];
+            let accepted = FlowParser::parse(Rule::keyword, prefix).is_ok();
+            assert_eq!(
+                accepted,
+                words.iter().any(|w| w == prefix),
+                "prefix `{prefix}`"
+            );
+        }
+    }
+}
