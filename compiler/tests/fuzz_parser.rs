@@ -139,9 +139,9 @@ fn check_text(text: &str) {
     let (program, diagnostics) =
         check_flows(&sources, &[id], &Project::default(), &ZoneDb::bundled());
     // Rendering must not panic either, whatever spans the diagnostics carry.
+    let mut out = Vec::new();
+    flowc_compiler::diagnostics::render::human(&sources, &diagnostics, false, &mut out).unwrap();
     for d in &diagnostics {
-        let mut out = Vec::new();
-        flowc_compiler::diagnostics::render::human(&sources, d, false, &mut out).unwrap();
         let _ = flowc_compiler::diagnostics::render::json_value(&sources, d);
         let _ = flowc_compiler::diagnostics::render::github(&sources, d);
     }

@@ -53,10 +53,8 @@ pub fn print(
         ErrorFormat::Human => {
             let stderr = std::io::stderr();
             let mut out = stderr.lock();
-            for d in diagnostics {
-                // A closed stderr is no reason to fail the check itself.
-                let _ = render::human(sources, d, color, &mut out);
-            }
+            // A closed stderr is no reason to fail the check itself.
+            let _ = render::human(sources, diagnostics, color, &mut out);
             let _ = writeln!(out, "{}", summary_line(summary));
         }
         ErrorFormat::Json => {

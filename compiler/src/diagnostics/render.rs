@@ -9,13 +9,31 @@ use serde::Serialize;
 use super::{Diagnostic, Severity};
 use crate::source::{SourceId, Sources};
 
-/// Writes one diagnostic for a person, with the source lines it points at.
+/// Writes diagnostics for a person, each with the source lines it points
+/// at. The sources are indexed once for all of them.
 pub fn human(
     sources: &Sources,
-    diagnostic: &Diagnostic,
+    diagnostics: &[Diagnostic],
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let mut cache = ariadne::sources(
+        sources
+            .iter()
+            .map(|(_, file)| (file.path.clone(), file.text.as_str())),
+    );
+    for diagnostic in diagnostics {
+        report(sources, diagnostic, color).write(&mut cache, &mut *out)?;
+    }
+    Ok(())
+}
+
+/// The ariadne report of one diagnostic.
+fn report<'a>(
+    sources: &Sources,
+    diagnostic: &'a Diagnostic,
+    color: bool,
+) -> Report<'a, (String, std::ops::Range<usize>)> {
     let kind = match diagnostic.severity {
         Severity::Error => ReportKind::Error,
         Severity::Warning => ReportKind::Warning,
@@ -69,8 +87,7 @@ pub fn human(
     for note in &diagnostic.notes {
         report = report.with_note(note);
     }
-    let cache = ariadne::sources(sources.iter().map(|(id, f)| (path(id), f.text.clone())));
-    report.finish().write(cache, out)
+    report.finish()
 }
 
 #[derive(Serialize)]
