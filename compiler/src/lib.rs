@@ -48,7 +48,7 @@ pub fn check_flows(
         zones,
         incomplete,
     };
-    let (program, mut found) = check::check(&context, &files);
+    let (program, mut found) = check::check(&context, files);
     diagnostics.append(&mut found);
     diagnostics::sort(&mut diagnostics);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);

@@ -33,43 +33,44 @@ pub struct Context<'a> {
 }
 
 /// A flow as written: a `flow` block, or a file's loose rules and settings.
-struct FlowSource<'a> {
+struct FlowSource {
     name: String,
     name_span: Span,
     source: SourceId,
     title: Option<String>,
-    settings: Vec<&'a ast::Setting>,
-    rules: Vec<&'a ast::Rule>,
+    settings: Vec<ast::Setting>,
+    rules: Vec<ast::Rule>,
 }
 
-/// Checks parsed files. Returns the program when there is no error.
+/// Checks parsed files; their rules move into the program, which is
+/// returned when there is no error.
 pub fn check(
     context: &Context,
-    files: &[(SourceId, ast::File)],
+    files: Vec<(SourceId, ast::File)>,
 ) -> (Option<Program>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut flow_sources = Vec::new();
     let mut policies = Vec::new();
     for (source, file) in files {
         let mut loose = FlowSource {
-            name: flow_name_from_path(context.sources.path(*source)),
+            name: flow_name_from_path(context.sources.path(source)),
             name_span: Span::new(0, 0),
-            source: *source,
+            source,
             title: None,
             settings: Vec::new(),
             rules: Vec::new(),
         };
-        for item in &file.items {
+        for item in file.items {
             match item {
                 Item::Flow(flow) => flow_sources.push(FlowSource {
-                    name: flow.name.node.clone(),
+                    name: flow.name.node,
                     name_span: flow.name.span,
-                    source: *source,
-                    title: flow.title.as_ref().map(|t| t.node.clone()),
-                    settings: flow.settings.iter().collect(),
-                    rules: flow.rules.iter().collect(),
+                    source,
+                    title: flow.title.map(|t| t.node),
+                    settings: flow.settings,
+                    rules: flow.rules,
                 }),
-                Item::Policy(policy) => policies.push((*source, policy)),
+                Item::Policy(policy) => policies.push((source, policy)),
                 Item::Rule(rule) => loose.rules.push(rule),
                 Item::Setting(setting) => loose.settings.push(setting),
             }
@@ -81,7 +82,7 @@ pub fn check(
 
     let mut seen: BTreeMap<String, (SourceId, Span)> = BTreeMap::new();
     let mut flows = Vec::new();
-    for flow in &flow_sources {
+    for flow in flow_sources {
         if let Some((source, span)) = seen.get(&flow.name) {
             diagnostics.push(
                 Diagnostic::new(
@@ -113,10 +114,10 @@ fn flow_name_from_path(path: &str) -> String {
     file.strip_suffix(".flow").unwrap_or(file).to_string()
 }
 
-fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Flow {
+fn check_flow(context: &Context, flow: FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Flow {
     let mut info = flow_info(&flow.rules, context.project);
     info.incomplete = context.incomplete.contains(&flow.source);
-    let names = rule_names(flow, diagnostics);
+    let names = rule_names(&flow, diagnostics);
     let mut settings =
         settings::check_settings(context, flow.source, &flow.settings, &info, diagnostics);
     if settings.title.is_none() {
@@ -124,7 +125,7 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
     }
     let mut rules = Vec::new();
     let mut refs = Vec::new();
-    for (index, (rule, name)) in flow.rules.iter().zip(names).enumerate() {
+    for (index, (rule, name)) in flow.rules.into_iter().zip(names).enumerate() {
         let mut scope = Scope::new(
             context.sources,
             flow.source,
@@ -164,7 +165,7 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
         rules.push(crate::program::Rule {
             name,
             trigger,
-            ast: (*rule).clone(),
+            ast: rule,
         });
     }
     timing::check_timing(
@@ -182,7 +183,7 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
         diagnostics,
     );
     Flow {
-        name: flow.name.clone(),
+        name: flow.name,
         source: flow.source,
         span: flow.name_span,
         settings,
@@ -190,7 +191,7 @@ fn check_flow(context: &Context, flow: &FlowSource, diagnostics: &mut Vec<Diagno
     }
 }
 
-fn flow_info(rules: &[&ast::Rule], project: &Project) -> FlowInfo {
+fn flow_info(rules: &[ast::Rule], project: &Project) -> FlowInfo {
     let mut info = FlowInfo::default();
     for (index, rule) in rules.iter().enumerate() {
         let sends: Vec<&ast::Send> = rule
@@ -244,7 +245,7 @@ fn issues_offer(sends: &[&ast::Send], project: &Project) -> Option<bool> {
 fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
     let mut seen: BTreeMap<String, (Span, &ast::Rule)> = BTreeMap::new();
     let mut names = Vec::new();
-    for (index, &rule) in flow.rules.iter().enumerate() {
+    for (index, rule) in flow.rules.iter().enumerate() {
         let name = match &rule.label {
             Some(label) => label.node.clone(),
             None => rule

@@ -10,7 +10,7 @@ use crate::syntax::ast::{CapScope, PolicyDecl, PolicyItem};
 use crate::syntax::Span;
 
 pub fn check_policies(
-    policies: &[(SourceId, &PolicyDecl)],
+    policies: &[(SourceId, PolicyDecl)],
     flows: &[Flow],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Policy {

@@ -39,7 +39,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
 pub fn check_settings(
     context: &Context,
     source: SourceId,
-    settings: &[&Setting],
+    settings: &[Setting],
     info: &FlowInfo,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> FlowSettings {
