@@ -1,4 +1,4 @@
-//! flowc compiler: `.flow` text → checked program (and, later, bytecode).
+//! flowc compiler: `.flow` text → checked program → bytecode.
 //!
 //! Architecture invariant: the compiler does no IO. Callers hand it the
 //! texts (flows, project file, templates) in a [`source::Sources`]; it
@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod lower;
 pub mod program;
 pub mod project;
 pub mod source;
@@ -17,6 +18,19 @@ use diagnostics::{Code, Diagnostic};
 use program::Program;
 use project::Project;
 use source::{SourceId, Sources};
+
+/// Parses, checks and compiles `flow_files` to bytecode: the program when
+/// there is no error, and every diagnostic.
+pub fn build_flows(
+    sources: &Sources,
+    flow_files: &[SourceId],
+    project: &Project,
+    zones: &ZoneDb,
+) -> (Option<flowc_runtime::bytecode::Program>, Vec<Diagnostic>) {
+    let (program, diagnostics) = check_flows(sources, flow_files, project, zones);
+    let bytecode = program.map(|p| lower::lower(&p, sources, flow_files, project));
+    (bytecode, diagnostics)
+}
 
 /// Parses and checks `flow_files` (ids into `sources`) against `project`.
 /// Returns the checked program when there is no error, and every

@@ -2,6 +2,8 @@
 //! and defaults applied, and the policy merged from every file. This is
 //! what lowering to bytecode reads.
 
+use std::collections::BTreeMap;
+
 use crate::project::schema::FieldType;
 use crate::source::SourceId;
 use crate::syntax::ast::{self, Channel, Duration, Expr, Recurrence, TimeOfDay};
@@ -20,6 +22,10 @@ pub struct Flow {
     pub span: Span,
     pub settings: FlowSettings,
     pub rules: Vec<Rule>,
+    /// Message names (templates sent, rule labels) → the rules sending them.
+    pub messages: BTreeMap<String, Vec<usize>>,
+    /// The rules that may issue an offer: what a bare `unused` refers to.
+    pub offer_rules: Vec<usize>,
 }
 
 #[derive(Clone, Debug)]

@@ -1,4 +1,5 @@
-//! flowc runtime: the calendar on current IANA zone rules, and (later) the
-//! bytecode, the VM and the scheduler-invoked run.
+//! flowc runtime: the calendar on current IANA zone rules, the bytecode the
+//! compiler produces, and (later) the VM and the scheduler-invoked run.
 
+pub mod bytecode;
 pub mod calendar;

@@ -1,15 +1,19 @@
 //! `flowc check [PATHS...]`: parse and check flows, report every problem.
+//! Also the first half of `flowc build`, which compiles what checks.
 
 use std::path::PathBuf;
 
 use flowc_compiler::diagnostics::Severity;
 use flowc_compiler::ZoneDb;
+use flowc_runtime::bytecode;
 
+use super::inputs::{self, Inputs};
 use super::output::{self, ColorChoice, ErrorFormat, Summary};
-use super::{inputs, EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE};
 
+/// What to read and how to report problems: shared by `check` and `build`.
 #[derive(clap::Args)]
-pub struct CheckArgs {
+pub struct SourceArgs {
     /// Flow files or folders (searched for *.flow). Default: the current folder.
     paths: Vec<PathBuf>,
 
@@ -30,23 +34,45 @@ pub struct CheckArgs {
     deny_warnings: bool,
 }
 
-pub fn run(args: CheckArgs, zones: &ZoneDb) -> u8 {
+pub fn run(args: SourceArgs, zones: &ZoneDb) -> u8 {
+    match check_sources(&args, zones, false) {
+        Ok(checked) => checked.exit,
+        Err(code) => code,
+    }
+}
+
+/// The outcome of checking (and maybe compiling) the flows named by `args`.
+pub struct Checked {
+    pub inputs: Inputs,
+    /// Per project group, the compiled program when asked and error-free.
+    pub programs: Vec<Option<bytecode::Program>>,
+    /// The exit code the diagnostics call for.
+    pub exit: u8,
+}
+
+/// Loads, checks (and compiles when `compile`), and prints the diagnostics.
+/// `Err` is an exit code after a usage or IO problem was reported.
+pub fn check_sources(args: &SourceArgs, zones: &ZoneDb, compile: bool) -> Result<Checked, u8> {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths
+        args.paths.clone()
     };
-    let mut inputs = match inputs::load(&paths, args.project.as_deref()) {
-        Ok(inputs) => inputs,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return EXIT_USAGE;
-        }
-    };
+    let mut inputs = inputs::load(&paths, args.project.as_deref()).map_err(|message| {
+        eprintln!("error: {message}");
+        EXIT_USAGE
+    })?;
+    let mut programs = Vec::new();
     for group in &inputs.groups {
-        let (_program, mut found) =
-            flowc_compiler::check_flows(&inputs.sources, &group.flow_files, &group.project, zones);
+        let (sources, files, project) = (&inputs.sources, &group.flow_files, &group.project);
+        let (program, mut found) = if compile {
+            flowc_compiler::build_flows(sources, files, project, zones)
+        } else {
+            let (_, found) = flowc_compiler::check_flows(sources, files, project, zones);
+            (None, found)
+        };
         inputs.diagnostics.append(&mut found);
+        programs.push(program);
     }
     let mut diagnostics = std::mem::take(&mut inputs.diagnostics);
     flowc_compiler::diagnostics::sort(&mut diagnostics);
@@ -62,9 +88,14 @@ pub fn run(args: CheckArgs, zones: &ZoneDb) -> u8 {
         output::use_color(args.color),
         &summary,
     );
-    if summary.errors > 0 || (args.deny_warnings && summary.warnings > 0) {
+    let exit = if summary.errors > 0 || (args.deny_warnings && summary.warnings > 0) {
         EXIT_DIAGNOSTICS
     } else {
         EXIT_OK
-    }
+    };
+    Ok(Checked {
+        inputs,
+        programs,
+        exit,
+    })
 }

@@ -1,7 +1,9 @@
 //! Command-line interface: argument parsing (clap derive), one module per
 //! subcommand, and the exit codes.
 
+mod build;
 mod check;
+mod disasm;
 mod explain;
 mod inputs;
 mod output;
@@ -38,7 +40,11 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check flow files and report every problem.
-    Check(check::CheckArgs),
+    Check(check::SourceArgs),
+    /// Check and compile flows to a program file for the runtime.
+    Build(build::BuildArgs),
+    /// Show a compiled program as a readable listing.
+    Disasm(disasm::DisasmArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
 }
@@ -84,6 +90,8 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => check::run(args, &zones),
+        Command::Build(args) => build::run(args, &zones),
+        Command::Disasm(args) => disasm::run(args),
         Command::Explain(args) => explain::run(args),
     };
     ExitCode::from(code)

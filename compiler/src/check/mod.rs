@@ -188,6 +188,8 @@ fn check_flow(context: &Context, flow: FlowSource, diagnostics: &mut Vec<Diagnos
         span: flow.name_span,
         settings,
         rules,
+        messages: info.messages,
+        offer_rules: info.offer_rules,
     }
 }
 
