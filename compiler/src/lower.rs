@@ -39,6 +39,12 @@ pub fn lower(
     };
     let flows = program.flows.iter().map(|f| lowering.flow(f)).collect();
     let policy = lowering.policy(&program.policy);
+    let consent_fields = project
+        .schema
+        .fields
+        .iter()
+        .filter_map(|(name, field)| field.consent.map(|c| (channel(c), lowering.string(name))))
+        .collect();
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -52,6 +58,7 @@ pub fn lower(
         strings: lowering.strings,
         flows,
         policy,
+        consent_fields,
     }
 }
 

@@ -1,5 +1,6 @@
 //! flowc runtime: the calendar on current IANA zone rules, the bytecode the
-//! compiler produces, and (later) the VM and the scheduler-invoked run.
+//! compiler produces, and the VM that finds what is due for one contact.
 
 pub mod bytecode;
 pub mod calendar;
+pub mod vm;

@@ -21,6 +21,14 @@ pub fn disassemble(program: &Program) -> String {
     for (i, source) in program.sources.iter().enumerate() {
         let _ = writeln!(out, "; source {i}: {source}");
     }
+    for (channel, field) in &program.consent_fields {
+        let _ = writeln!(
+            out,
+            "; consent {}: field {}",
+            channel.name(),
+            program.string(*field)
+        );
+    }
     let d = Disassembler { program, out };
     d.finish()
 }

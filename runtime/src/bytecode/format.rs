@@ -127,6 +127,7 @@ mod tests {
             strings: vec!["x".into()],
             flows: Vec::new(),
             policy: PolicyCode::default(),
+            consent_fields: Vec::new(),
         }
     }
 

@@ -41,6 +41,9 @@ pub struct Program {
     pub strings: Vec<String>,
     pub flows: Vec<FlowCode>,
     pub policy: PolicyCode,
+    /// The contact fields that record consent, per channel. A channel with
+    /// none needs no field (only the absence of an unsubscription).
+    pub consent_fields: Vec<(Channel, StrId)>,
 }
 
 impl Program {

@@ -1,0 +1,151 @@
+//! The VM: for one contact, its history and a window `[from, to)`, which
+//! actions of a program are due, at which instant, for which occurrence —
+//! and why anything due is skipped.
+//!
+//! Pure: no IO, no clock (the window is the clock), deterministic order
+//! (by instant, then flow, then rule, then occurrence). Sends planned in the
+//! window count as sent for the conditions and follow-ups after them, so a
+//! long window (a missed night, a year of simulation) gives what consecutive
+//! short windows give. What history already holds as sent for a (flow,
+//! rule, occurrence) is not due again.
+
+mod contact;
+mod eval;
+mod schedule;
+mod value;
+
+pub use contact::{Contact, Event, FieldChange, History, SentMessage};
+pub use eval::INSTRUCTION_BUDGET;
+pub use schedule::evaluate;
+pub use value::Value;
+
+use jiff::civil::{Date, Time};
+use jiff::Timestamp;
+
+use crate::bytecode::Channel;
+use crate::calendar::Offset;
+
+/// The most dues one evaluation may produce for one contact: a program
+/// whose follow-ups chain without end stops here with an error.
+pub const DUE_BUDGET: usize = 10_000;
+
+/// One rule due for the contact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Due {
+    pub flow: String,
+    pub rule: String,
+    /// `birthday/2027`, `anniversary/10`, `purchase/<event id>`, ...
+    pub occurrence: String,
+    /// The instant it is due (UTC).
+    pub instant: Timestamp,
+    /// The local date and wall-clock time that instant represents for the
+    /// contact (before a spring-forward gap moved it: see `shifted_by_gap`).
+    pub local_date: Date,
+    pub local_time: Time,
+    pub shifted_by_gap: bool,
+    /// The contact's zone (IANA name) the local date and time are in.
+    pub zone: String,
+    /// The last instant it may still be delivered (lateness bound).
+    pub deadline: Timestamp,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// What to do, in order; each action may itself be skipped (consent).
+    Planned(Vec<Planned>),
+    /// Nothing is done, and why.
+    Skipped(Skip),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub action: Action,
+    pub skipped: Option<Skip>,
+}
+
+/// An action with its values computed for the contact.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Send {
+        channel: Channel,
+        template: String,
+        sender: Option<String>,
+        /// A coupon to issue, with its validity when the flow gives one.
+        coupon: Option<Option<Offset>>,
+        vars: Vec<(String, Value)>,
+    },
+    Task {
+        kind: String,
+        assignee: Option<String>,
+        note: Option<String>,
+        due: Option<Offset>,
+    },
+    Webhook {
+        name: String,
+        vars: Vec<(String, Value)>,
+    },
+    SetField {
+        field: String,
+        value: Value,
+    },
+    Tag(String),
+    Untag(String),
+    Exit,
+}
+
+/// Why something due is not done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Skip {
+    /// The contact is not in the flow's audience.
+    Audience,
+    /// The rule's condition is false.
+    Condition,
+    /// No consent for the channel (or unsubscribed).
+    NoConsent(Channel),
+    /// The flow's re-entry setting keeps the contact out.
+    Reentry,
+    /// The contact left the flow by `exit`.
+    Exited,
+}
+
+/// A problem with the contact's data that holds a flow's sends for it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContactProblem {
+    /// The zone field holds a name the zone database does not know.
+    UnknownZone { flow: String, zone: String },
+    /// A trigger's date field holds something that is not a date.
+    NotADate {
+        flow: String,
+        field: String,
+        value: String,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub dues: Vec<Due>,
+    pub problems: Vec<ContactProblem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmError {
+    /// The evaluation ran out of its instruction or due budget.
+    Budget,
+    /// The program is inconsistent (a bug in the compiler or a damaged file).
+    Malformed(&'static str),
+}
+
+impl std::fmt::Display for VmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VmError::Budget => write!(
+                f,
+                "evaluation stopped: more than {INSTRUCTION_BUDGET} instructions or {DUE_BUDGET} due actions for one contact"
+            ),
+            VmError::Malformed(what) => write!(f, "malformed program: {what}; rebuild it with `flowc build`"),
+        }
+    }
+}
+
+impl std::error::Error for VmError {}

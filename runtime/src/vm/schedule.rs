@@ -1,0 +1,597 @@
+//! Which rules are due in a window: trigger occurrences from the calendar,
+//! processed in time order so that follow-ups see the sends before them.
+
+use std::collections::{BTreeSet, HashSet};
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use super::contact::{Contact, Event, History, SentMessage};
+use super::eval::{run, Budget, Scope, INSTRUCTION_BUDGET};
+use super::value::Value;
+use super::{Action, ContactProblem, Due, Evaluation, Outcome, Planned, Skip, VmError, DUE_BUDGET};
+use crate::bytecode::{
+    ActionCode, Code, FlowCode, Lateness, Program, Reentry, RuleCode, TriggerCode,
+};
+use crate::calendar::{
+    after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
+    yearly_occurrences, Occurrence, OccurrenceKey, Offset, Window, ZoneDb,
+};
+
+/// A rule occurrence waiting to be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    instant: Timestamp,
+    flow: usize,
+    rule: usize,
+    occurrence: String,
+    local: (Date, Time),
+    shifted_by_gap: bool,
+    /// Index into the history's events, for event-triggered rules.
+    event: Option<usize>,
+    anniversary: Option<i32>,
+}
+
+/// Everything due for `contact` in `window`, in deterministic order.
+pub fn evaluate(
+    program: &Program,
+    zones: &ZoneDb,
+    contact: &Contact,
+    history: &History,
+    window: &Window,
+) -> Result<Evaluation, VmError> {
+    let mut evaluation = Evaluation::default();
+    let mut zones_of_flows: Vec<Option<(TimeZone, String)>> = Vec::new();
+    let mut queue: BTreeSet<Candidate> = BTreeSet::new();
+    for (f, flow) in program.flows.iter().enumerate() {
+        let zone = contact_zone(program, flow, contact, zones);
+        let zone = match zone {
+            Ok(zone) => zone,
+            Err(name) => {
+                evaluation.problems.push(ContactProblem::UnknownZone {
+                    flow: program.string(flow.name).to_string(),
+                    zone: name,
+                });
+                zones_of_flows.push(None);
+                continue;
+            }
+        };
+        for (r, rule) in flow.rules.iter().enumerate() {
+            seeds(
+                program,
+                flow,
+                f,
+                r,
+                rule,
+                contact,
+                history,
+                &zone.0,
+                window,
+                &mut queue,
+                &mut evaluation,
+            )?;
+        }
+        zones_of_flows.push(Some(zone));
+    }
+
+    // Sends known and planned: conditions and follow-ups read them.
+    let mut messages: Vec<SentMessage> = history.messages.clone();
+    for message in &history.messages {
+        follow_ups(program, &zones_of_flows, message, window, &mut queue);
+    }
+    let already: HashSet<(String, String, String)> = history
+        .messages
+        .iter()
+        .map(|m| (m.flow.clone(), m.rule.clone(), m.occurrence.clone()))
+        .collect();
+    let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
+    let mut budget = Budget {
+        remaining: INSTRUCTION_BUDGET,
+    };
+    while let Some(candidate) = queue.pop_first() {
+        if !seen.insert((candidate.flow, candidate.rule, candidate.occurrence.clone())) {
+            continue;
+        }
+        let flow = &program.flows[candidate.flow];
+        let rule = &flow.rules[candidate.rule];
+        let flow_name = program.string(flow.name);
+        let rule_name = program.string(rule.name);
+        let key = (
+            flow_name.to_string(),
+            rule_name.to_string(),
+            candidate.occurrence.clone(),
+        );
+        if already.contains(&key) {
+            continue;
+        }
+        if evaluation.dues.len() >= DUE_BUDGET {
+            return Err(VmError::Budget);
+        }
+        let Some((tz, zone_name)) = &zones_of_flows[candidate.flow] else {
+            continue;
+        };
+        let scope = Scope {
+            program,
+            flow,
+            contact,
+            messages: &messages,
+            events: &history.events,
+            now: candidate.instant,
+            occurrence: &candidate.occurrence,
+            event: candidate.event.map(|e| &history.events[e]),
+            anniversary: candidate.anniversary,
+        };
+        let outcome = decide(&scope, rule, history, &mut budget)?;
+        let deadline = match flow.lateness {
+            Lateness::SameDay => end_of_local_day(candidate.local.0, tz)
+                .map(|end| {
+                    end.checked_sub(jiff::SignedDuration::from_nanos(1))
+                        .unwrap_or(end)
+                })
+                .unwrap_or(Timestamp::MAX),
+            Lateness::Within(o) => o
+                .apply_to_instant(candidate.instant, tz)
+                .unwrap_or(Timestamp::MAX),
+        };
+        let sends_something = matches!(&outcome, Outcome::Planned(actions)
+            if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Send { .. })));
+        if sends_something {
+            let sent = SentMessage::new(
+                flow_name,
+                rule_name,
+                &candidate.occurrence,
+                candidate.instant,
+            );
+            follow_ups(program, &zones_of_flows, &sent, window, &mut queue);
+            messages.push(sent);
+        }
+        evaluation.dues.push(Due {
+            flow: flow_name.to_string(),
+            rule: rule_name.to_string(),
+            occurrence: candidate.occurrence,
+            instant: candidate.instant,
+            local_date: candidate.local.0,
+            local_time: candidate.local.1,
+            shifted_by_gap: candidate.shifted_by_gap,
+            zone: zone_name.clone(),
+            deadline,
+            outcome,
+        });
+    }
+    Ok(evaluation)
+}
+
+/// The contact's zone for a flow: its zone field, else the flow's default.
+/// `Err` carries a zone name the database does not know.
+fn contact_zone(
+    program: &Program,
+    flow: &FlowCode,
+    contact: &Contact,
+    zones: &ZoneDb,
+) -> Result<(TimeZone, String), String> {
+    let from_field = flow
+        .zone_field
+        .and_then(|f| match contact.field(program.string(f)) {
+            Value::Text(name) if !name.trim().is_empty() => Some(name.trim().to_string()),
+            _ => None,
+        });
+    let name = from_field.unwrap_or_else(|| program.string(flow.default_zone).to_string());
+    zones
+        .get(&name)
+        .map(|tz| (tz, name.clone()))
+        .map_err(|_| name)
+}
+
+fn send_time(flow: &FlowCode, rule: &RuleCode) -> Time {
+    let minutes = rule.send_at.unwrap_or(flow.send_at);
+    Time::new((minutes / 60) as i8, (minutes % 60) as i8, 0, 0).unwrap_or(Time::midnight())
+}
+
+/// The local send time applies to offsets of a day or more; an event
+/// followed up after minutes or hours (or at once) is exact.
+fn send_time_after(offset: Offset, time: Time) -> Option<Time> {
+    (offset.amount != 0 && !offset.is_sub_day()).then_some(time)
+}
+
+fn candidate(flow: usize, rule: usize, occurrence: String, o: &Occurrence) -> Candidate {
+    Candidate {
+        instant: o.instant,
+        flow,
+        rule,
+        occurrence,
+        local: (o.local_date, o.local_time),
+        shifted_by_gap: o.shifted_by_gap,
+        event: None,
+        anniversary: None,
+    }
+}
+
+/// The candidates of one rule that do not depend on other sends.
+#[allow(clippy::too_many_arguments)]
+fn seeds(
+    program: &Program,
+    flow: &FlowCode,
+    f: usize,
+    r: usize,
+    rule: &RuleCode,
+    contact: &Contact,
+    history: &History,
+    tz: &TimeZone,
+    window: &Window,
+    queue: &mut BTreeSet<Candidate>,
+    evaluation: &mut Evaluation,
+) -> Result<(), VmError> {
+    let time = send_time(flow, rule);
+    let flow_name = || program.string(flow.name).to_string();
+    let mut date_of = |field: u32| -> Option<Date> {
+        let name = program.string(field);
+        match contact.field(name) {
+            Value::Date(d) => Some(*d),
+            Value::DateTime(t) => Some(t.to_zoned(tz.clone()).date()),
+            Value::Null => None,
+            Value::Text(s) if s.trim().is_empty() => None,
+            other => {
+                evaluation.problems.push(ContactProblem::NotADate {
+                    flow: flow_name(),
+                    field: name.to_string(),
+                    value: other.to_text(),
+                });
+                None
+            }
+        }
+    };
+    match &rule.trigger {
+        TriggerCode::Date {
+            field,
+            yearly,
+            offset,
+        } => {
+            let Some(date) = date_of(*field) else {
+                return Ok(());
+            };
+            let field_name = program.string(*field);
+            if *yearly {
+                for o in yearly_occurrences(date, *offset, time, tz, flow.leap_day, window)
+                    .unwrap_or_default()
+                {
+                    let key = occurrence_text(field_name, &o.key);
+                    queue.insert(candidate(f, r, key, &o));
+                }
+            } else if let Ok(Some(o)) = once_occurrence(date, *offset, time, tz, window) {
+                queue.insert(candidate(f, r, format!("{field_name}/{date}"), &o));
+            }
+        }
+        TriggerCode::Anniversary { field, offset } => {
+            let Some(date) = date_of(*field) else {
+                return Ok(());
+            };
+            for o in anniversary_occurrences(date, *offset, time, tz, flow.leap_day, window)
+                .unwrap_or_default()
+            {
+                let n = match o.key {
+                    OccurrenceKey::Anniversary(n) => n,
+                    _ => continue,
+                };
+                let mut c = candidate(f, r, format!("anniversary/{n}"), &o);
+                c.anniversary = Some(n);
+                queue.insert(c);
+            }
+        }
+        TriggerCode::FixedDate {
+            date: (y, m, d),
+            offset,
+        } => {
+            if let Ok(date) = Date::new(*y, *m, *d) {
+                if let Ok(Some(o)) = once_occurrence(date, *offset, time, tz, window) {
+                    queue.insert(candidate(f, r, format!("date/{date}"), &o));
+                }
+            }
+        }
+        TriggerCode::Event {
+            event,
+            offset,
+            filter,
+        } => {
+            let kind = program.string(*event);
+            for (i, e) in history.events.iter().enumerate() {
+                if e.kind != kind {
+                    continue;
+                }
+                let Ok(Some(o)) =
+                    after_instant(e.at, *offset, send_time_after(*offset, time), tz, window)
+                else {
+                    continue;
+                };
+                if let Some(code) = filter {
+                    if !filter_passes(program, flow, contact, history, e, code)? {
+                        continue;
+                    }
+                }
+                let mut c = candidate(f, r, format!("{kind}/{}", e.id), &o);
+                c.event = Some(i);
+                queue.insert(c);
+            }
+        }
+        TriggerCode::Inactivity { event, period } => {
+            let kind = program.string(*event);
+            let mut times: Vec<Timestamp> = history
+                .events
+                .iter()
+                .filter(|e| e.kind == kind)
+                .map(|e| e.at)
+                .collect();
+            times.sort();
+            for (i, last_seen) in times.iter().enumerate() {
+                let Ok(Some(o)) = inactivity_due(*last_seen, *period, Some(time), tz, window)
+                else {
+                    continue;
+                };
+                // A later event of the kind before the due instant resets the clock.
+                if times.get(i + 1).is_some_and(|next| *next <= o.instant) {
+                    continue;
+                }
+                queue.insert(candidate(f, r, format!("no-{kind}/{last_seen}"), &o));
+            }
+        }
+        TriggerCode::Becomes {
+            field,
+            value,
+            offset,
+        } => {
+            let name = program.string(*field);
+            for change in history.changes.iter().filter(|c| c.field == name) {
+                let scope = Scope {
+                    program,
+                    flow,
+                    contact,
+                    messages: &[],
+                    events: &history.events,
+                    now: change.at,
+                    occurrence: "",
+                    event: None,
+                    anniversary: None,
+                };
+                let mut budget = Budget {
+                    remaining: INSTRUCTION_BUDGET,
+                };
+                let target = run(value, &scope, &mut budget)?;
+                if change.new.equals(&target) != Some(true) {
+                    continue;
+                }
+                if let Ok(Some(o)) = after_instant(
+                    change.at,
+                    *offset,
+                    send_time_after(*offset, time),
+                    tz,
+                    window,
+                ) {
+                    queue.insert(candidate(f, r, format!("{name}/{}", change.at), &o));
+                }
+            }
+        }
+        TriggerCode::Changes { field, offset } => {
+            let name = program.string(*field);
+            for change in history.changes.iter().filter(|c| c.field == name) {
+                if let Ok(Some(o)) = after_instant(
+                    change.at,
+                    *offset,
+                    send_time_after(*offset, time),
+                    tz,
+                    window,
+                ) {
+                    queue.insert(candidate(f, r, format!("{name}/{}", change.at), &o));
+                }
+            }
+        }
+        TriggerCode::AfterMessage { .. } => {}
+    }
+    Ok(())
+}
+
+fn occurrence_text(field: &str, key: &OccurrenceKey) -> String {
+    match key {
+        OccurrenceKey::Year(y) => format!("{field}/{y}"),
+        other => format!("{field}/{other}"),
+    }
+}
+
+fn filter_passes(
+    program: &Program,
+    flow: &FlowCode,
+    contact: &Contact,
+    history: &History,
+    event: &Event,
+    code: &Code,
+) -> Result<bool, VmError> {
+    let scope = Scope {
+        program,
+        flow,
+        contact,
+        messages: &[],
+        events: &history.events,
+        now: event.at,
+        occurrence: "",
+        event: Some(event),
+        anniversary: None,
+    };
+    let mut budget = Budget {
+        remaining: INSTRUCTION_BUDGET,
+    };
+    Ok(run(code, &scope, &mut budget)?.truthy())
+}
+
+/// The rules of the message's flow that follow it up, due in `window`.
+fn follow_ups(
+    program: &Program,
+    zones_of_flows: &[Option<(TimeZone, String)>],
+    message: &SentMessage,
+    window: &Window,
+    queue: &mut BTreeSet<Candidate>,
+) {
+    let Some(f) = program
+        .flows
+        .iter()
+        .position(|fl| program.string(fl.name) == message.flow)
+    else {
+        return;
+    };
+    let flow = &program.flows[f];
+    let Some(Some((tz, _))) = zones_of_flows.get(f) else {
+        return;
+    };
+    let Some(parent) = flow
+        .rules
+        .iter()
+        .position(|r| program.string(r.name) == message.rule)
+    else {
+        return;
+    };
+    for (r, rule) in flow.rules.iter().enumerate() {
+        let TriggerCode::AfterMessage { rules, offset } = &rule.trigger else {
+            continue;
+        };
+        if !rules.contains(&(parent as u16)) {
+            continue;
+        }
+        let time = send_time(flow, rule);
+        if let Ok(Some(o)) = after_instant(
+            message.at,
+            *offset,
+            send_time_after(*offset, time),
+            tz,
+            window,
+        ) {
+            // A follow-up belongs to the occurrence of what it follows.
+            queue.insert(candidate(f, r, message.occurrence.clone(), &o));
+        }
+    }
+}
+
+/// What a due rule does: audience, re-entry, condition, then each action.
+fn decide(
+    scope: &Scope,
+    rule: &RuleCode,
+    history: &History,
+    budget: &mut Budget,
+) -> Result<Outcome, VmError> {
+    let flow_name = scope.program.string(scope.flow.name);
+    if history
+        .exits
+        .iter()
+        .any(|(f, at)| f == flow_name && *at <= scope.now)
+    {
+        return Ok(Outcome::Skipped(Skip::Exited));
+    }
+    let earlier_occurrence = |within: Option<Offset>| {
+        scope.messages.iter().any(|m| {
+            m.flow == flow_name
+                && m.occurrence != scope.occurrence
+                && m.at <= scope.now
+                && within.is_none_or(|w| {
+                    Offset::new(-w.amount, w.unit)
+                        .apply_to_instant(scope.now, &TimeZone::UTC)
+                        .is_ok_and(|from| m.at >= from)
+                })
+        })
+    };
+    let reentry_blocked = match scope.flow.reentry {
+        Reentry::Once => false,
+        Reentry::Never => earlier_occurrence(None),
+        Reentry::After(period) => earlier_occurrence(Some(period)),
+    };
+    if reentry_blocked {
+        return Ok(Outcome::Skipped(Skip::Reentry));
+    }
+    if let Some(audience) = &scope.flow.audience {
+        if !run(audience, scope, budget)?.truthy() {
+            return Ok(Outcome::Skipped(Skip::Audience));
+        }
+    }
+    if let Some(condition) = &rule.condition {
+        if !run(condition, scope, budget)?.truthy() {
+            return Ok(Outcome::Skipped(Skip::Condition));
+        }
+    }
+    let mut planned = Vec::with_capacity(rule.actions.len());
+    let text = |code: &Option<Code>, budget: &mut Budget| -> Result<Option<String>, VmError> {
+        code.as_ref()
+            .map(|c| run(c, scope, budget).map(|v| v.to_text()))
+            .transpose()
+    };
+    for action in &rule.actions {
+        let (action, skipped) = match action {
+            ActionCode::Send {
+                channel,
+                template,
+                sender,
+                coupon,
+                vars,
+                ..
+            } => {
+                let consent = super::eval::consents_for(scope, *channel);
+                let action = Action::Send {
+                    channel: *channel,
+                    template: scope.program.string(*template).to_string(),
+                    sender: text(sender, budget)?,
+                    coupon: *coupon,
+                    vars: values(scope, vars, budget)?,
+                };
+                (action, (!consent).then_some(Skip::NoConsent(*channel)))
+            }
+            ActionCode::Task {
+                kind,
+                assignee,
+                note,
+                due,
+                ..
+            } => (
+                Action::Task {
+                    kind: scope.program.string(*kind).to_string(),
+                    assignee: text(assignee, budget)?,
+                    note: text(note, budget)?,
+                    due: *due,
+                },
+                None,
+            ),
+            ActionCode::Webhook { name, vars, .. } => (
+                Action::Webhook {
+                    name: scope.program.string(*name).to_string(),
+                    vars: values(scope, vars, budget)?,
+                },
+                None,
+            ),
+            ActionCode::SetField { field, value, .. } => (
+                Action::SetField {
+                    field: scope.program.string(*field).to_string(),
+                    value: run(value, scope, budget)?,
+                },
+                None,
+            ),
+            ActionCode::Tag { value, .. } => {
+                (Action::Tag(run(value, scope, budget)?.to_text()), None)
+            }
+            ActionCode::Untag { value, .. } => {
+                (Action::Untag(run(value, scope, budget)?.to_text()), None)
+            }
+            ActionCode::Exit { .. } => (Action::Exit, None),
+        };
+        planned.push(Planned { action, skipped });
+    }
+    Ok(Outcome::Planned(planned))
+}
+
+fn values(
+    scope: &Scope,
+    vars: &[(u32, Code)],
+    budget: &mut Budget,
+) -> Result<Vec<(String, Value)>, VmError> {
+    vars.iter()
+        .map(|(name, code)| {
+            Ok((
+                scope.program.string(*name).to_string(),
+                run(code, scope, budget)?,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,391 @@
+//! The VM on compiled flows: what is due, when, for which occurrence, and
+//! why anything is skipped. Flows go through the real compiler.
+
+use flowc_compiler::project::Project;
+use flowc_compiler::source::Sources;
+use flowc_runtime::bytecode::{self, Channel};
+use flowc_runtime::calendar::{Window, ZoneDb};
+use flowc_runtime::vm::{
+    evaluate, Action, Contact, ContactProblem, Due, Evaluation, Event, FieldChange, History,
+    Outcome, SentMessage, Skip, Value,
+};
+use jiff::civil::date;
+use jiff::Timestamp;
+
+fn compile(text: &str) -> bytecode::Program {
+    let mut sources = Sources::new();
+    let id = sources.add("test.flow", text);
+    let (program, diagnostics) =
+        flowc_compiler::build_flows(&sources, &[id], &Project::default(), &ZoneDb::bundled());
+    assert!(
+        diagnostics.iter().all(|d| !d.is_error()),
+        "{diagnostics:#?}"
+    );
+    // Through the file format, as the runtime will read it.
+    bytecode::decode(&bytecode::encode(&program.expect("a program"))).expect("round trip")
+}
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("a timestamp")
+}
+
+fn window(from: &str, to: &str) -> Window {
+    Window::new(ts(from), ts(to)).expect("a window")
+}
+
+fn run(
+    program: &bytecode::Program,
+    contact: &Contact,
+    history: &History,
+    w: &Window,
+) -> Evaluation {
+    evaluate(program, &ZoneDb::bundled(), contact, history, w).expect("evaluation")
+}
+
+fn paris(id: &str) -> Contact {
+    Contact::new(id)
+        .with("time_zone", Value::Text("Europe/Paris".into()))
+        .with("email", Value::Text(format!("{id}@example.com")))
+}
+
+/// (rule, occurrence, instant, sent?) of each due.
+fn summary(dues: &[Due]) -> Vec<(String, String, String, bool)> {
+    dues.iter()
+        .map(|d| {
+            let sent =
+                matches!(&d.outcome, Outcome::Planned(p) if p.iter().all(|a| a.skipped.is_none()));
+            (
+                d.rule.clone(),
+                d.occurrence.clone(),
+                d.instant.to_string(),
+                sent,
+            )
+        })
+        .collect()
+}
+
+fn row(rule: &str, occurrence: &str, instant: &str, sent: bool) -> (String, String, String, bool) {
+    (rule.into(), occurrence.into(), instant.into(), sent)
+}
+
+const FIXED_LINE: &str = "when birthday - 15d send offer; on birthday if unused send reminder";
+
+#[test]
+fn the_fixed_line_across_a_year_end() {
+    let program = compile(FIXED_LINE);
+    let contact = paris("ana").with("birthday", Value::Date(date(1990, 1, 5)));
+    let result = run(
+        &program,
+        &contact,
+        &History::default(),
+        &window("2026-12-01T00:00:00Z", "2027-02-01T00:00:00Z"),
+    );
+    assert!(result.problems.is_empty());
+    assert_eq!(
+        summary(&result.dues),
+        [
+            row("offer", "birthday/2027", "2026-12-21T07:00:00Z", true),
+            row("reminder", "birthday/2027", "2027-01-05T07:00:00Z", true),
+        ]
+    );
+    let offer = &result.dues[0];
+    assert_eq!(
+        (offer.local_date, offer.local_time.hour()),
+        (date(2026, 12, 21), 8)
+    );
+    assert_eq!(offer.zone, "Europe/Paris");
+    // Same local day: the deadline is the last instant of 21 December in Paris.
+    assert_eq!(offer.deadline.to_string(), "2026-12-21T22:59:59.999999999Z");
+}
+
+#[test]
+fn a_used_offer_means_no_reminder_and_no_second_offer() {
+    let program = compile(FIXED_LINE);
+    let contact = paris("ana").with("birthday", Value::Date(date(1990, 1, 5)));
+    let mut offer = SentMessage::new("test", "offer", "birthday/2027", ts("2026-12-21T07:00:00Z"));
+    offer.redeemed = Some(ts("2026-12-28T15:00:00Z"));
+    let history = History {
+        messages: vec![offer],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &contact,
+        &history,
+        &window("2026-12-01T00:00:00Z", "2027-02-01T00:00:00Z"),
+    );
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "reminder",
+            "birthday/2027",
+            "2027-01-05T07:00:00Z",
+            false
+        )]
+    );
+    assert_eq!(result.dues[0].outcome, Outcome::Skipped(Skip::Condition));
+}
+
+#[test]
+fn current_zone_rules_vancouver_stays_on_utc_minus_7() {
+    let program = compile("on 2026-12-01 send hello");
+    let contact = Contact::new("v").with("time_zone", Value::Text("America/Vancouver".into()));
+    let result = run(
+        &program,
+        &contact,
+        &History::default(),
+        &window("2026-11-30T00:00:00Z", "2026-12-03T00:00:00Z"),
+    );
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "hello",
+            "date/2026-12-01",
+            "2026-12-01T15:00:00Z",
+            true
+        )]
+    );
+}
+
+#[test]
+fn anniversaries_count_from_one_and_bind_n() {
+    let program = compile(
+        "on anniversary of joined as n if n == 1 or n % 5 == 0 send milestone\non anniversary of joined as n if n == 10 task call for email note \"ten years\" then send gift",
+    );
+    let contact = paris("leap").with("joined", Value::Date(date(2016, 2, 29)));
+    let result = run(
+        &program,
+        &contact,
+        &History::default(),
+        &window("2017-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+    );
+    let sent: Vec<_> = summary(&result.dues).into_iter().filter(|r| r.3).collect();
+    assert_eq!(
+        sent,
+        [
+            row("milestone", "anniversary/1", "2017-02-28T07:00:00Z", true),
+            row("milestone", "anniversary/5", "2021-02-28T07:00:00Z", true),
+            row("milestone", "anniversary/10", "2026-02-28T07:00:00Z", true),
+            row("task_call", "anniversary/10", "2026-02-28T07:00:00Z", true),
+        ]
+    );
+    let task = result
+        .dues
+        .iter()
+        .find(|d| d.rule == "task_call" && d.occurrence == "anniversary/10")
+        .unwrap();
+    let Outcome::Planned(actions) = &task.outcome else {
+        panic!()
+    };
+    assert!(
+        matches!(&actions[0].action, Action::Task { note: Some(n), assignee: Some(a), .. } if n == "ten years" && a == "leap@example.com")
+    );
+    assert!(matches!(&actions[1].action, Action::Send { template, .. } if template == "gift"));
+}
+
+#[test]
+fn events_filters_and_follow_ups() {
+    let program = compile(
+        "when 15d after purchase where product == \"pack-1m\" send checkin\nwhen 3d after checkin if not opened checkin send nudge",
+    );
+    let contact = paris("p");
+    let history = History {
+        events: vec![
+            Event::new("e1", "purchase", ts("2027-03-01T10:00:00Z"))
+                .with("product", Value::Text("pack-1m".into())),
+            Event::new("e2", "purchase", ts("2027-03-02T10:00:00Z"))
+                .with("product", Value::Text("socks".into())),
+        ],
+        ..History::default()
+    };
+    let whole = run(
+        &program,
+        &contact,
+        &history,
+        &window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"),
+    );
+    assert_eq!(
+        summary(&whole.dues),
+        [
+            row("checkin", "purchase/e1", "2027-03-16T07:00:00Z", true),
+            row("nudge", "purchase/e1", "2027-03-19T07:00:00Z", true),
+        ]
+    );
+    // The same month in daily windows, recording sends as a runtime would:
+    // the same dues (catch-up).
+    let mut history = history;
+    let mut daily = Vec::new();
+    let mut day = ts("2027-03-01T00:00:00Z");
+    while day < ts("2027-04-01T00:00:00Z") {
+        let next = day
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        let result = run(
+            &program,
+            &contact,
+            &history,
+            &Window::new(day, next).unwrap(),
+        );
+        for due in &result.dues {
+            history.messages.push(SentMessage::new(
+                &due.flow,
+                &due.rule,
+                &due.occurrence,
+                due.instant,
+            ));
+        }
+        daily.extend(result.dues);
+        day = next;
+    }
+    assert_eq!(summary(&daily), summary(&whole.dues));
+}
+
+#[test]
+fn an_opened_message_stops_its_follow_up() {
+    let program =
+        compile("on 2027-03-01 send news\nwhen 3d after news if not opened news send again");
+    let mut news = SentMessage::new(
+        "test",
+        "news",
+        "date/2027-03-01",
+        ts("2027-03-01T07:00:00Z"),
+    );
+    news.opened = Some(ts("2027-03-02T12:00:00Z"));
+    let history = History {
+        messages: vec![news],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &paris("o"),
+        &history,
+        &window("2027-03-01T00:00:00Z", "2027-03-10T00:00:00Z"),
+    );
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "again",
+            "date/2027-03-01",
+            "2027-03-04T07:00:00Z",
+            false
+        )]
+    );
+}
+
+#[test]
+fn inactivity_counts_from_each_last_visit() {
+    let program = compile("on no visit for 60d send miss_you");
+    let history = History {
+        events: vec![
+            Event::new("v1", "visit", ts("2027-01-01T12:00:00Z")),
+            Event::new("v2", "visit", ts("2027-04-01T12:00:00Z")),
+            Event::new("v3", "visit", ts("2027-05-01T12:00:00Z")),
+        ],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &paris("i"),
+        &history,
+        &window("2027-01-01T00:00:00Z", "2028-01-01T00:00:00Z"),
+    );
+    let rows = summary(&result.dues);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].2, "2027-03-02T07:00:00Z");
+    assert_eq!(rows[1].2, "2027-06-30T06:00:00Z");
+}
+
+#[test]
+fn becomes_needs_the_new_value() {
+    let program = compile("on country becomes \"FR\" send bienvenue");
+    let contact = paris("b").with("country", Value::Text("FR".into()));
+    let history = History {
+        changes: vec![
+            FieldChange {
+                field: "country".into(),
+                at: ts("2027-02-01T09:00:00Z"),
+                old: Value::Null,
+                new: Value::Text("BE".into()),
+            },
+            FieldChange {
+                field: "country".into(),
+                at: ts("2027-02-10T09:00:00Z"),
+                old: Value::Text("BE".into()),
+                new: Value::Text("FR".into()),
+            },
+        ],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &contact,
+        &history,
+        &window("2027-02-01T00:00:00Z", "2027-03-01T00:00:00Z"),
+    );
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "bienvenue",
+            "country/2027-02-10T09:00:00Z",
+            "2027-02-10T09:00:00Z",
+            true
+        )]
+    );
+}
+
+#[test]
+fn consent_and_unsubscription() {
+    let program = compile("on 2027-03-01 send sms promo");
+    let history = History {
+        events: vec![Event::new("u", "unsubscribed", ts("2027-02-01T00:00:00Z"))
+            .with("channel", Value::Text("sms".into()))],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &paris("c"),
+        &history,
+        &window("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z"),
+    );
+    let Outcome::Planned(actions) = &result.dues[0].outcome else {
+        panic!()
+    };
+    assert_eq!(actions[0].skipped, Some(Skip::NoConsent(Channel::Sms)));
+}
+
+#[test]
+fn an_unknown_zone_holds_the_contact_with_a_reason() {
+    let program = compile(FIXED_LINE);
+    let contact = Contact::new("z")
+        .with("time_zone", Value::Text("Europe/Pariss".into()))
+        .with("birthday", Value::Date(date(1990, 1, 5)));
+    let result = run(
+        &program,
+        &contact,
+        &History::default(),
+        &window("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"),
+    );
+    assert!(result.dues.is_empty());
+    assert_eq!(
+        result.problems,
+        [ContactProblem::UnknownZone {
+            flow: "test".into(),
+            zone: "Europe/Pariss".into()
+        }]
+    );
+}
+
+#[test]
+fn a_birthday_in_a_spring_forward_gap_moves_to_the_end_of_the_gap() {
+    let program = compile("on birthday at 02:30 send hello");
+    let contact = paris("g").with("birthday", Value::Date(date(1980, 3, 28)));
+    let result = run(
+        &program,
+        &contact,
+        &History::default(),
+        &window("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z"),
+    );
+    let due = &result.dues[0];
+    assert_eq!(due.instant.to_string(), "2027-03-28T01:00:00Z");
+    assert!(due.shifted_by_gap);
+}
