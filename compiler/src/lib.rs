@@ -9,6 +9,7 @@ pub mod diagnostics;
 pub mod lower;
 pub mod program;
 pub mod project;
+pub mod reference;
 pub mod source;
 pub mod syntax;
 
