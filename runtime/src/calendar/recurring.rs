@@ -64,7 +64,7 @@ pub fn yearly_occurrences(
     leap_rule: LeapDayRule,
     window: &Window,
 ) -> Result<Vec<Occurrence>, CalendarError> {
-    occurrences_in_window(window, offset, |year| {
+    occurrences_in_window(window, base, offset, leap_rule, |year| {
         Some(yearly_occurrence(
             base, year, offset, send_time, tz, leap_rule,
         ))
@@ -119,7 +119,7 @@ pub fn anniversary_occurrences(
     window: &Window,
 ) -> Result<Vec<Occurrence>, CalendarError> {
     let joined = i32::from(start.year());
-    occurrences_in_window(window, offset, |year| {
+    occurrences_in_window(window, start, offset, leap_rule, |year| {
         // Years up to the joining year itself hold no anniversary.
         let n = i32::from(year) - joined;
         (n >= 1).then(|| anniversary_occurrence(start, n, offset, send_time, tz, leap_rule))
@@ -129,15 +129,36 @@ pub fn anniversary_occurrences(
 /// The occurrences computed by `occurrence_in(year)` (`None`: no occurrence
 /// that year) for every candidate base-date year of `window`, kept when due
 /// in it, ordered by instant.
+///
+/// Before the zone is consulted (the costly part), a year whose due date —
+/// `base`'s month and day in that year, moved by a whole-day `offset` — is
+/// more than the margin away from the window's UTC dates is passed over:
+/// run over millions of contacts for a one-day window, almost every year is.
 fn occurrences_in_window(
     window: &Window,
+    base: Date,
     offset: Offset,
+    leap_rule: LeapDayRule,
     mut occurrence_in: impl FnMut(i16) -> Option<Result<Occurrence, CalendarError>>,
 ) -> Result<Vec<Occurrence>, CalendarError> {
     offset.to_span()?;
     let mut found = Vec::new();
-    if let Some((first, last)) = candidate_years(window, &offset) {
-        for computed in (first..=last).filter_map(&mut occurrence_in) {
+    let Some((first, last)) = candidate_years(window, &offset) else {
+        return Ok(found);
+    };
+    let near = (
+        add_days_saturating(utc_date(window.start()), -WINDOW_MARGIN_DAYS),
+        add_days_saturating(utc_date(window.end()), WINDOW_MARGIN_DAYS),
+    );
+    for year in first..=last {
+        if !offset.is_sub_day() {
+            let due_date = yearly_date(base.month(), base.day(), year, leap_rule)
+                .and_then(|d| offset.apply_to_date(d));
+            if due_date.is_ok_and(|d| d < near.0 || d > near.1) {
+                continue;
+            }
+        }
+        if let Some(computed) = occurrence_in(year) {
             found.extend(keep_in_window(computed, window)?);
         }
     }

@@ -16,7 +16,7 @@ mod value;
 
 pub use contact::{Contact, Event, FieldChange, History, SentMessage};
 pub use eval::INSTRUCTION_BUDGET;
-pub use schedule::evaluate;
+pub use schedule::{evaluate, Evaluator};
 pub use value::Value;
 
 use jiff::civil::{Date, Time};

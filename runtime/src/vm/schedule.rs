@@ -1,7 +1,9 @@
 //! Which rules are due in a window: trigger occurrences from the calendar,
 //! processed in time order so that follow-ups see the sends before them.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
@@ -33,10 +35,65 @@ struct Candidate {
     anniversary: Option<i32>,
 }
 
-/// Everything due for `contact` in `window`, in deterministic order.
+/// Everything due for `contact` in `window`, in deterministic order. For
+/// many contacts, use an [`Evaluator`], which resolves each zone once.
 pub fn evaluate(
     program: &Program,
     zones: &ZoneDb,
+    contact: &Contact,
+    history: &History,
+    window: &Window,
+) -> Result<Evaluation, VmError> {
+    Evaluator::new(program, zones).evaluate(contact, history, window)
+}
+
+/// Evaluates one program for contact after contact, remembering the zones
+/// it resolved (there are a few hundred; contacts are millions).
+pub struct Evaluator<'p> {
+    program: &'p Program,
+    zones: &'p ZoneDb,
+    resolved: HashMap<String, Option<TimeZone>>,
+}
+
+impl<'p> Evaluator<'p> {
+    pub fn new(program: &'p Program, zones: &'p ZoneDb) -> Evaluator<'p> {
+        Evaluator {
+            program,
+            zones,
+            resolved: HashMap::default(),
+        }
+    }
+
+    fn zone(&mut self, name: &str) -> Option<TimeZone> {
+        if let Some(zone) = self.resolved.get(name) {
+            return zone.clone();
+        }
+        let zone = self.zones.get(name).ok();
+        self.resolved.insert(name.to_string(), zone.clone());
+        zone
+    }
+
+    /// Everything due for `contact` in `window`, in deterministic order.
+    pub fn evaluate(
+        &mut self,
+        contact: &Contact,
+        history: &History,
+        window: &Window,
+    ) -> Result<Evaluation, VmError> {
+        let program = self.program;
+        evaluate_with(
+            program,
+            &mut |name| self.zone(name),
+            contact,
+            history,
+            window,
+        )
+    }
+}
+
+fn evaluate_with(
+    program: &Program,
+    zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
     contact: &Contact,
     history: &History,
     window: &Window,
@@ -45,7 +102,7 @@ pub fn evaluate(
     let mut zones_of_flows: Vec<Option<(TimeZone, String)>> = Vec::new();
     let mut queue: BTreeSet<Candidate> = BTreeSet::new();
     for (f, flow) in program.flows.iter().enumerate() {
-        let zone = contact_zone(program, flow, contact, zones);
+        let zone = contact_zone(program, flow, contact, zone_of);
         let zone = match zone {
             Ok(zone) => zone,
             Err(name) => {
@@ -80,29 +137,28 @@ pub fn evaluate(
     for message in &history.messages {
         follow_ups(program, &zones_of_flows, message, window, &mut queue);
     }
-    let already: HashSet<(String, String, String)> = history
-        .messages
-        .iter()
-        .map(|m| (m.flow.clone(), m.rule.clone(), m.occurrence.clone()))
-        .collect();
-    let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
+    // Few per contact: a linear search beats hashing here.
+    let already = |flow: &str, rule: &str, occurrence: &str| {
+        history
+            .messages
+            .iter()
+            .any(|m| m.flow == flow && m.rule == rule && m.occurrence == occurrence)
+    };
+    let mut seen: Vec<(usize, usize, String)> = Vec::new();
     let mut budget = Budget {
         remaining: INSTRUCTION_BUDGET,
     };
     while let Some(candidate) = queue.pop_first() {
-        if !seen.insert((candidate.flow, candidate.rule, candidate.occurrence.clone())) {
+        let identity = (candidate.flow, candidate.rule, candidate.occurrence.clone());
+        if seen.contains(&identity) {
             continue;
         }
+        seen.push(identity);
         let flow = &program.flows[candidate.flow];
         let rule = &flow.rules[candidate.rule];
         let flow_name = program.string(flow.name);
         let rule_name = program.string(rule.name);
-        let key = (
-            flow_name.to_string(),
-            rule_name.to_string(),
-            candidate.occurrence.clone(),
-        );
-        if already.contains(&key) {
+        if already(flow_name, rule_name, &candidate.occurrence) {
             continue;
         }
         if evaluation.dues.len() >= DUE_BUDGET {
@@ -168,7 +224,7 @@ fn contact_zone(
     program: &Program,
     flow: &FlowCode,
     contact: &Contact,
-    zones: &ZoneDb,
+    zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
 ) -> Result<(TimeZone, String), String> {
     let from_field = flow
         .zone_field
@@ -177,10 +233,10 @@ fn contact_zone(
             _ => None,
         });
     let name = from_field.unwrap_or_else(|| program.string(flow.default_zone).to_string());
-    zones
-        .get(&name)
-        .map(|tz| (tz, name.clone()))
-        .map_err(|_| name)
+    match zone_of(&name) {
+        Some(tz) => Ok((tz, name)),
+        None => Err(name),
+    }
 }
 
 fn send_time(flow: &FlowCode, rule: &RuleCode) -> Time {

@@ -1,0 +1,174 @@
+//! Benchmark (not a test): the VM over generated contacts with the example
+//! flows (S1–S5), a one-day window, one thread, release build; beside the
+//! floor, the cost of generating and walking the same contacts without
+//! evaluating them. Contacts are generated on the fly: memory stays flat.
+//!
+//! `cargo bench --bench vm` (BENCH_CONTACTS=100000 for a quicker run).
+
+use std::path::Path;
+use std::time::Instant;
+
+use flowc_compiler::project::Project;
+use flowc_compiler::source::Sources;
+use flowc_runtime::bytecode::Program;
+use flowc_runtime::calendar::{Window, ZoneDb};
+use flowc_runtime::vm::{Contact, Evaluator, Event, History, Value};
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+
+const ZONES: &[&str] = &[
+    "Europe/Paris",
+    "America/New_York",
+    "America/Vancouver",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "Pacific/Kiritimati",
+    "UTC",
+];
+
+/// Every example project, compiled.
+fn example_programs(zones: &ZoneDb) -> Vec<Program> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("examples/")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let mut programs = Vec::new();
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        let mut sources = Sources::new();
+        let project_text = std::fs::read_to_string(dir.join("flow.toml")).expect("flow.toml");
+        let project_id = sources.add("flow.toml", project_text);
+        let (project, _) = Project::parse(&sources, project_id);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("project dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "flow"))
+            .collect();
+        files.sort();
+        let ids: Vec<_> = files
+            .iter()
+            .map(|f| {
+                sources.add(
+                    f.display().to_string(),
+                    std::fs::read_to_string(f).expect("flow"),
+                )
+            })
+            .collect();
+        let (program, diagnostics) = flowc_compiler::build_flows(&sources, &ids, &project, zones);
+        let program = program
+            .unwrap_or_else(|| panic!("{} does not compile: {diagnostics:?}", dir.display()));
+        programs.push(program);
+    }
+    programs
+}
+
+/// A deterministic pseudo-random contact (xorshift), with a little history.
+fn contact(i: u64) -> (Contact, History) {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let date = |r: u64| {
+        Date::new(
+            1950 + (r % 70) as i16,
+            1 + (r / 70 % 12) as i8,
+            1 + (r / 840 % 28) as i8,
+        )
+        .ok()
+    };
+    let mut c = Contact::new(format!("c{i}"))
+        .with("email", Value::Text(format!("c{i}@example.com")))
+        .with("first_name", Value::Text("Ana".into()))
+        .with(
+            "time_zone",
+            Value::Text(ZONES[(next() % ZONES.len() as u64) as usize].into()),
+        )
+        .with(
+            "country",
+            Value::Text(["FR", "ES", "BE"][(next() % 3) as usize].into()),
+        )
+        .with("email_optin", Value::Bool(next() % 10 != 0))
+        .with("sms_optin", Value::Bool(next() % 2 == 0))
+        .with("sales_rep", Value::Text("rep@example.com".into()))
+        .with("account_manager", Value::Text("am@example.com".into()))
+        .with("tags", Value::List(vec![Value::Text("vip".into())]));
+    if let Some(d) = date(next()) {
+        c = c.with("birthday", Value::Date(d));
+    }
+    if let Some(d) =
+        date(next()).and_then(|d| Date::new(d.year().max(2000), d.month(), d.day()).ok())
+    {
+        c = c.with("joined", Value::Date(d));
+    }
+    let mut history = History::default();
+    if next() % 4 == 0 {
+        let at: Timestamp = "2027-03-01T10:00:00Z".parse().expect("timestamp");
+        let at = at + SignedDuration::from_hours((next() % (20 * 24)) as i64);
+        history.events.push(
+            Event::new(&format!("p{i}"), "purchase", at)
+                .with("product", Value::Text("pack-1m".into())),
+        );
+    }
+    (c, history)
+}
+
+fn main() {
+    let count: u64 = std::env::var("BENCH_CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let zones = ZoneDb::bundled();
+    let programs = example_programs(&zones);
+    let day = Window::new(
+        "2027-03-15T00:00:00Z".parse().expect("timestamp"),
+        "2027-03-16T00:00:00Z".parse().expect("timestamp"),
+    )
+    .expect("window");
+
+    // The floor: generate and walk every contact (touch its fields).
+    let start = Instant::now();
+    let mut touched = 0usize;
+    for i in 0..count {
+        let (c, h) = contact(i);
+        touched += c.fields.len() + h.events.len();
+    }
+    let floor = start.elapsed();
+
+    let mut evaluators: Vec<Evaluator> =
+        programs.iter().map(|p| Evaluator::new(p, &zones)).collect();
+    let start = Instant::now();
+    let (mut dues, mut evaluations) = (0usize, 0u64);
+    for i in 0..count {
+        let (c, h) = contact(i);
+        for evaluator in &mut evaluators {
+            let result = evaluator.evaluate(&c, &h, &day).expect("evaluation");
+            dues += result.dues.len();
+            evaluations += 1;
+        }
+    }
+    let vm = start.elapsed();
+    let flows: usize = programs.iter().map(|p| p.flows.len()).sum();
+    println!(
+        "contacts: {count}, example programs: {} ({flows} flows), window: one day",
+        programs.len()
+    );
+    println!(
+        "floor (generate and walk contacts): {:.2} s ({touched} values)",
+        floor.as_secs_f64()
+    );
+    println!(
+        "VM (generate and evaluate):         {:.2} s, {dues} dues, {:.0} contact-evaluations/s",
+        vm.as_secs_f64(),
+        evaluations as f64 / vm.as_secs_f64()
+    );
+    println!(
+        "VM cost over the floor: {:.2}x",
+        vm.as_secs_f64() / floor.as_secs_f64()
+    );
+}
