@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 
 use flowc_runtime::bytecode::{
-    self, ActionCode, CapCode, Code, FlowCode, Lateness, Loc, MessageId, MessageRef, Op,
+    self, ActionCode, CapCode, Code, FieldKind, FlowCode, Lateness, Loc, MessageId, MessageRef, Op,
     PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
 };
 use flowc_runtime::calendar::{LeapDayRule, Offset, Unit as CalendarUnit};
 
 use crate::program::{self, Flow, Program, Trigger};
+use crate::project::schema::FieldType;
 use crate::project::Project;
 use crate::source::{SourceId, Sources};
 use crate::syntax::ast::{
@@ -45,6 +46,25 @@ pub fn lower(
         .iter()
         .filter_map(|(name, field)| field.consent.map(|c| (channel(c), lowering.string(name))))
         .collect();
+    let fields = project
+        .schema
+        .fields
+        .iter()
+        .map(|(name, field)| lowering.field_spec(name, field.ty))
+        .collect();
+    let events = project
+        .schema
+        .events
+        .iter()
+        .map(|(name, event)| bytecode::EventSpec {
+            name: lowering.string(name),
+            attributes: event
+                .attributes
+                .iter()
+                .map(|(attribute, ty)| lowering.field_spec(attribute, *ty))
+                .collect(),
+        })
+        .collect();
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -59,6 +79,8 @@ pub fn lower(
         flows,
         policy,
         consent_fields,
+        fields,
+        events,
     }
 }
 
@@ -96,6 +118,23 @@ impl<'a> Lowering<'a> {
         self.strings.push(s.to_string());
         self.interned.insert(s.to_string(), id);
         id
+    }
+
+    fn field_spec(&mut self, name: &str, ty: FieldType) -> bytecode::FieldSpec {
+        bytecode::FieldSpec {
+            name: self.string(name),
+            kind: match ty {
+                FieldType::Text => FieldKind::Text,
+                FieldType::Number => FieldKind::Number,
+                FieldType::Bool => FieldKind::Bool,
+                FieldType::Date => FieldKind::Date,
+                FieldType::DateTime => FieldKind::DateTime,
+                FieldType::TimeZone => FieldKind::TimeZone,
+                FieldType::Email => FieldKind::Email,
+                FieldType::Phone => FieldKind::Phone,
+                FieldType::List => FieldKind::List,
+            },
+        }
     }
 
     fn loc(&self, source: SourceId, span: Span) -> Loc {

@@ -3,4 +3,5 @@
 
 pub mod bytecode;
 pub mod calendar;
+pub mod input;
 pub mod vm;

@@ -7,6 +7,7 @@ mod disasm;
 mod explain;
 mod inputs;
 mod output;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -45,6 +46,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Show a compiled program as a readable listing.
     Disasm(disasm::DisasmArgs),
+    /// Show what flows would do, to whom and when, without sending anything.
+    Simulate(simulate::SimulateArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
 }
@@ -92,6 +95,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, &zones),
         Command::Build(args) => build::run(args, &zones),
         Command::Disasm(args) => disasm::run(args),
+        Command::Simulate(args) => simulate::run(args, &zones),
         Command::Explain(args) => explain::run(args),
     };
     ExitCode::from(code)

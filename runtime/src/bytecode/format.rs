@@ -128,6 +128,8 @@ mod tests {
             flows: Vec::new(),
             policy: PolicyCode::default(),
             consent_fields: Vec::new(),
+            fields: Vec::new(),
+            events: Vec::new(),
         }
     }
 

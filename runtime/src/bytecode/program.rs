@@ -44,6 +44,36 @@ pub struct Program {
     /// The contact fields that record consent, per channel. A channel with
     /// none needs no field (only the absence of an unsubscription).
     pub consent_fields: Vec<(Channel, StrId)>,
+    /// The contact schema: how to read each field of a contacts file.
+    pub fields: Vec<FieldSpec>,
+    /// The event catalogue: each event's attributes and their kinds.
+    pub events: Vec<EventSpec>,
+}
+
+/// A field (or event attribute) and the kind of its values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    pub name: StrId,
+    pub kind: FieldKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldKind {
+    Text,
+    Number,
+    Bool,
+    Date,
+    DateTime,
+    TimeZone,
+    Email,
+    Phone,
+    List,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSpec {
+    pub name: StrId,
+    pub attributes: Vec<FieldSpec>,
 }
 
 impl Program {

@@ -193,11 +193,14 @@ fn evaluate_with(
         let sends_something = matches!(&outcome, Outcome::Planned(actions)
             if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Send { .. })));
         if sends_something {
-            let sent = SentMessage::new(
-                flow_name,
-                rule_name,
-                &candidate.occurrence,
-                candidate.instant,
+            let sent = with_feedback(
+                SentMessage::new(
+                    flow_name,
+                    rule_name,
+                    &candidate.occurrence,
+                    candidate.instant,
+                ),
+                &history.events,
             );
             follow_ups(program, &zones_of_flows, &sent, window, &mut queue);
             messages.push(sent);
@@ -216,6 +219,38 @@ fn evaluate_with(
         });
     }
     Ok(evaluation)
+}
+
+/// A message planned in the window, with the opens, clicks and redemption
+/// that events report for it (`flow`, `rule` and, when given, `occurrence`
+/// attributes name the message): what-if feedback in a simulation.
+fn with_feedback(mut sent: SentMessage, events: &[Event]) -> SentMessage {
+    let text = |e: &Event, key: &str| match e.attributes.get(key) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    };
+    for event in events {
+        let names_it = event.at >= sent.at
+            && text(event, "flow").as_deref() == Some(sent.flow.as_str())
+            && text(event, "rule").as_deref() == Some(sent.rule.as_str())
+            && text(event, "occurrence").is_none_or(|o| o == sent.occurrence);
+        if !names_it {
+            continue;
+        }
+        let earliest = |t: Option<Timestamp>| Some(t.map_or(event.at, |t| t.min(event.at)));
+        match event.kind.as_str() {
+            "opened" => sent.opened = earliest(sent.opened),
+            "clicked" => {
+                sent.clicks
+                    .push((text(event, "link").unwrap_or_default(), event.at));
+                // A click implies the message was opened.
+                sent.opened = earliest(sent.opened);
+            }
+            "redeemed" => sent.redeemed = earliest(sent.redeemed),
+            _ => {}
+        }
+    }
+    sent
 }
 
 /// The contact's zone for a flow: its zone field, else the flow's default.

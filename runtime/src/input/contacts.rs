@@ -1,0 +1,113 @@
+//! Contacts from a CSV file, streamed one row at a time and typed by the
+//! program's schema. A bad row is an error naming its line and cause; the
+//! rows after it are still read.
+
+use std::io::Read;
+
+use crate::bytecode::{FieldKind, Program};
+use crate::vm::Contact;
+
+use super::values::parse_cell;
+use super::{InputError, RowError};
+
+/// Reads contacts; the `id` column is required, columns the schema does not
+/// know are left out (see `ignored_columns`).
+pub struct ContactReader<R: Read> {
+    rows: csv::StringRecordsIntoIter<R>,
+    /// Per column: the field it fills and how to read it.
+    columns: Vec<Option<(String, FieldKind)>>,
+    id_column: usize,
+    ignored: Vec<String>,
+}
+
+impl<R: Read> ContactReader<R> {
+    pub fn new(program: &Program, input: R) -> Result<ContactReader<R>, InputError> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let header = reader
+            .headers()
+            .map_err(|e| InputError::Header(e.to_string()))?
+            .clone();
+        let mut columns = Vec::new();
+        let mut ignored = Vec::new();
+        let mut id_column = None;
+        for (i, name) in header.iter().enumerate() {
+            let name = name.trim().trim_start_matches('\u{feff}');
+            if name == "id" {
+                id_column = Some(i);
+            }
+            let spec = program
+                .fields
+                .iter()
+                .find(|f| program.string(f.name) == name);
+            match spec {
+                Some(spec) => columns.push(Some((name.to_string(), spec.kind))),
+                None => {
+                    if name != "id" {
+                        ignored.push(name.to_string());
+                    }
+                    columns.push(None);
+                }
+            }
+        }
+        let id_column = id_column.ok_or_else(|| {
+            InputError::Header(
+                "there is no `id` column; the first line must name the columns, one of them `id`"
+                    .into(),
+            )
+        })?;
+        Ok(ContactReader {
+            rows: reader.into_records(),
+            columns,
+            id_column,
+            ignored,
+        })
+    }
+
+    /// Columns that are not fields of the schema (read, then left out).
+    pub fn ignored_columns(&self) -> &[String] {
+        &self.ignored
+    }
+}
+
+impl<R: Read> Iterator for ContactReader<R> {
+    type Item = Result<Contact, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let record = self.rows.next()?;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                let line = error.position().map_or(0, |p| p.line());
+                return Some(Err(RowError {
+                    line,
+                    reason: format!("unreadable row: {error}"),
+                }));
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let id = record.get(self.id_column).unwrap_or("").trim();
+        if id.is_empty() {
+            return Some(Err(RowError {
+                line,
+                reason: "the `id` is empty".into(),
+            }));
+        }
+        let mut contact = Contact::new(id);
+        for (cell, column) in record.iter().zip(&self.columns) {
+            let Some((name, kind)) = column else { continue };
+            match parse_cell(*kind, cell) {
+                Ok(Some(value)) => {
+                    contact.fields.insert(name.clone(), value);
+                }
+                Ok(None) => {}
+                Err(reason) => {
+                    return Some(Err(RowError {
+                        line,
+                        reason: format!("contact `{id}`, column `{name}`: {reason}"),
+                    }))
+                }
+            }
+        }
+        Some(Ok(contact))
+    }
+}

@@ -1,0 +1,100 @@
+//! Events from a JSON Lines file: one object per line with `contact`,
+//! `type`, `at` (an instant), an optional `id`, and the event's attributes
+//! as the other keys. Feedback on messages (`opened`, `clicked`,
+//! `redeemed`) names the message by `flow`, `rule` and optionally
+//! `occurrence`; `clicked` has a `link`.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use jiff::Timestamp;
+
+use crate::bytecode::{FieldKind, Program};
+use crate::vm::{Event, Value};
+
+use super::values::from_json;
+use super::RowError;
+
+/// Events by contact id, and the lines that could not be read.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub by_contact: HashMap<String, Vec<Event>>,
+    pub errors: Vec<RowError>,
+}
+
+const RESERVED: &[&str] = &["id", "contact", "type", "at"];
+
+/// Reads every line; a bad line is recorded and the next one read.
+pub fn read_events(program: &Program, input: impl BufRead) -> Events {
+    let mut events = Events::default();
+    for (index, line) in input.lines().enumerate() {
+        let number = index as u64 + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(error) => {
+                events.errors.push(RowError {
+                    line: number,
+                    reason: format!("unreadable line: {error}"),
+                });
+                continue;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match event(program, &line, number) {
+            Ok((contact, event)) => events.by_contact.entry(contact).or_default().push(event),
+            Err(reason) => events.errors.push(RowError {
+                line: number,
+                reason,
+            }),
+        }
+    }
+    events
+}
+
+fn event(program: &Program, line: &str, number: u64) -> Result<(String, Event), String> {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let text = |key: &str| -> Result<String, String> {
+        match object.get(key) {
+            Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(format!("`{key}` is missing")),
+        }
+    };
+    let contact = text("contact")?;
+    let kind = text("type")?;
+    let at: Timestamp = text("at")?
+        .parse()
+        .map_err(|_| "`at` is not an instant (e.g. 2027-03-01T10:00:00Z)".to_string())?;
+    let spec = program
+        .events
+        .iter()
+        .find(|e| program.string(e.name) == kind)
+        .ok_or_else(|| {
+            format!("unknown event type `{kind}` (declare it in `[events]` of flow.toml)")
+        })?;
+    let id = text("id").unwrap_or_else(|_| format!("line-{number}"));
+    let mut event = Event::new(&id, &kind, at);
+    for (key, value) in &object {
+        if RESERVED.contains(&key.as_str()) {
+            continue;
+        }
+        let kind = spec
+            .attributes
+            .iter()
+            .find(|a| program.string(a.name) == key)
+            .map_or(FieldKind::Text, |a| a.kind);
+        let parsed = match (kind, value) {
+            // Attributes the catalogue does not declare keep their JSON kind.
+            (FieldKind::Text, serde_json::Value::Number(n)) => n.as_f64().map(Value::Number),
+            (FieldKind::Text, serde_json::Value::Bool(b)) => Some(Value::Bool(*b)),
+            _ => from_json(kind, value).map_err(|reason| format!("`{key}`: {reason}"))?,
+        };
+        if let Some(parsed) = parsed {
+            event.attributes.insert(key.clone(), parsed);
+        }
+    }
+    Ok((contact, event))
+}

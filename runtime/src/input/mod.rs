@@ -1,0 +1,36 @@
+//! Reading contacts (CSV) and events (JSON Lines) into the VM's types,
+//! typed by the schema the program carries. Bad rows are reported with
+//! their line and cause; the others are read.
+
+mod contacts;
+mod events;
+mod values;
+
+pub use contacts::ContactReader;
+pub use events::{read_events, Events};
+pub use values::parse_cell;
+
+/// A row (or line) that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line in the file.
+    pub line: u64,
+    pub reason: String,
+}
+
+/// A file that cannot be read at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputError {
+    /// The header line is missing or unusable.
+    Header(String),
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::Header(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}

@@ -1,0 +1,431 @@
+//! `flowc simulate PATHS --contacts F [--events F] --from D --to D`: what
+//! the flows would do, to whom and when, without sending anything. Uses the
+//! same VM as the runtime.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Write};
+use std::path::PathBuf;
+
+use flowc_compiler::ZoneDb;
+use flowc_runtime::calendar::Window;
+use flowc_runtime::input::{read_events, ContactReader};
+use flowc_runtime::vm::{Action, ContactProblem, Due, Evaluator, History, Outcome, Skip};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::check::{check_sources, SourceArgs};
+use super::{EXIT_OK, EXIT_USAGE};
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    sources: SourceArgs,
+
+    /// Contacts, CSV with a header line (an `id` column and schema fields).
+    #[arg(long, value_name = "FILE")]
+    contacts: PathBuf,
+
+    /// Events (JSON Lines), including what-if feedback such as a redemption.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+
+    /// First day (YYYY-MM-DD, from 00:00 UTC) or instant of the simulation.
+    #[arg(long, value_name = "DATE")]
+    from: String,
+
+    /// Last day (YYYY-MM-DD, included) or instant (excluded).
+    #[arg(long, value_name = "DATE")]
+    to: String,
+
+    /// How to print the timeline.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// One line of the timeline: one action (or one skipped rule).
+#[derive(Serialize)]
+struct Row {
+    local_date: String,
+    local_time: String,
+    zone: String,
+    instant: String,
+    contact: String,
+    flow: String,
+    rule: String,
+    occurrence: String,
+    action: String,
+    status: String,
+    deadline: String,
+}
+
+pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
+    let window = match window(&args.from, &args.to) {
+        Ok(window) => window,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    let checked = match check_sources(&args.sources, zones, true) {
+        Ok(checked) => checked,
+        Err(code) => return code,
+    };
+    if checked.exit != EXIT_OK {
+        return checked.exit;
+    }
+    let mut programs = checked.programs.into_iter().flatten();
+    let (Some(program), None) = (programs.next(), programs.next()) else {
+        eprintln!("error: `flowc simulate` takes the flows of one project at a time; simulate each project folder on its own");
+        return EXIT_USAGE;
+    };
+
+    let mut events = match &args.events {
+        Some(path) => match File::open(path) {
+            Ok(file) => {
+                let events = read_events(&program, BufReader::new(file));
+                for error in &events.errors {
+                    eprintln!(
+                        "warning: {}:{}: {}; line skipped",
+                        path.display(),
+                        error.line,
+                        error.reason
+                    );
+                }
+                events.by_contact
+            }
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", path.display());
+                return EXIT_USAGE;
+            }
+        },
+        None => Default::default(),
+    };
+    let file = match File::open(&args.contacts) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", args.contacts.display());
+            return EXIT_USAGE;
+        }
+    };
+    let reader = match ContactReader::new(&program, BufReader::new(file)) {
+        Ok(reader) => reader,
+        Err(error) => {
+            eprintln!("error: {}: {error}", args.contacts.display());
+            return EXIT_USAGE;
+        }
+    };
+    if !reader.ignored_columns().is_empty() {
+        eprintln!(
+            "note: {}: columns not in the contact schema are left out: {}",
+            args.contacts.display(),
+            reader.ignored_columns().join(", ")
+        );
+    }
+
+    let mut evaluator = Evaluator::new(&program, zones);
+    let mut rows = Vec::new();
+    let (mut contacts, mut rejected, mut held) = (0usize, 0usize, 0usize);
+    for contact in reader {
+        let contact = match contact {
+            Ok(contact) => contact,
+            Err(error) => {
+                rejected += 1;
+                eprintln!(
+                    "warning: {}:{}: {}; contact skipped",
+                    args.contacts.display(),
+                    error.line,
+                    error.reason
+                );
+                continue;
+            }
+        };
+        contacts += 1;
+        let history = History {
+            events: events.remove(&contact.id).unwrap_or_default(),
+            ..History::default()
+        };
+        match evaluator.evaluate(&contact, &history, &window) {
+            Ok(evaluation) => {
+                for problem in &evaluation.problems {
+                    held += 1;
+                    eprintln!(
+                        "warning: contact `{}`: {}",
+                        contact.id,
+                        describe_problem(problem)
+                    );
+                }
+                for due in &evaluation.dues {
+                    rows.extend(rows_of(&contact.id, due));
+                }
+            }
+            Err(error) => {
+                eprintln!("error: contact `{}`: {error}", contact.id);
+                held += 1;
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        (&a.instant, &a.contact, &a.flow, &a.rule).cmp(&(&b.instant, &b.contact, &b.flow, &b.rule))
+    });
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        Format::Table => print_table(&mut out, &rows, &window, contacts),
+        Format::Csv => print_csv(&mut out, &rows),
+        Format::Json => print_json(&mut out, &rows, &window, contacts, zones),
+    };
+    if let Err(error) = written {
+        eprintln!("error: cannot write the timeline: {error}");
+        return EXIT_USAGE;
+    }
+    eprintln!(
+        "simulated {contacts} contacts from {} to {} ({}): {} due actions, {} skipped; {rejected} rows rejected, {held} contacts held",
+        window.start(),
+        window.end(),
+        zones.source_description(),
+        rows.iter().filter(|r| r.status == "due").count(),
+        rows.iter().filter(|r| r.status != "due").count(),
+    );
+    EXIT_OK
+}
+
+/// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an instant.
+fn window(from: &str, to: &str) -> Result<Window, String> {
+    let start = instant(from, false).map_err(|e| format!("--from: {e}"))?;
+    let end = instant(to, true).map_err(|e| format!("--to: {e}"))?;
+    Window::new(start, end).map_err(|_| format!("--to ({to}) must come after --from ({from})"))
+}
+
+fn instant(text: &str, end_of_day: bool) -> Result<Timestamp, String> {
+    if let Ok(t) = text.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let date: jiff::civil::Date = text.parse().map_err(|_| {
+        format!("`{text}` is not a date (YYYY-MM-DD) or an instant (2027-01-01T08:00:00Z)")
+    })?;
+    let date = if end_of_day {
+        date.tomorrow().map_err(|e| e.to_string())?
+    } else {
+        date
+    };
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|e| e.to_string())
+}
+
+fn describe_problem(problem: &ContactProblem) -> String {
+    match problem {
+        ContactProblem::UnknownZone { flow, zone } => {
+            format!("unknown time zone `{zone}`: flow `{flow}` holds its sends for this contact")
+        }
+        ContactProblem::NotADate { flow, field, value } => {
+            format!("`{field}` is `{value}`, not a date: flow `{flow}` cannot schedule it")
+        }
+    }
+}
+
+fn describe_skip(skip: &Skip) -> String {
+    match skip {
+        Skip::Audience => "skipped: not in the audience".into(),
+        Skip::Condition => "skipped: condition false".into(),
+        Skip::NoConsent(channel) => format!("skipped: no consent for {}", channel.name()),
+        Skip::Reentry => "skipped: re-entry not allowed yet".into(),
+        Skip::Exited => "skipped: left the flow".into(),
+    }
+}
+
+fn describe_action(action: &Action) -> String {
+    match action {
+        Action::Send {
+            channel,
+            template,
+            sender,
+            coupon,
+            ..
+        } => {
+            let mut text = format!("send {} {template}", channel.name());
+            if let Some(sender) = sender {
+                text.push_str(&format!(" from {sender}"));
+            }
+            if coupon.is_some() {
+                text.push_str(" with coupon");
+            }
+            text
+        }
+        Action::Task { kind, assignee, .. } => match assignee {
+            Some(a) => format!("task {kind} for {a}"),
+            None => format!("task {kind}"),
+        },
+        Action::Webhook { name, .. } => format!("webhook {name}"),
+        Action::SetField { field, value } => format!("set {field} = {}", value.to_text()),
+        Action::Tag(tag) => format!("tag {tag}"),
+        Action::Untag(tag) => format!("untag {tag}"),
+        Action::Exit => "exit".into(),
+    }
+}
+
+fn rows_of(contact: &str, due: &Due) -> Vec<Row> {
+    let row = |action: String, status: String| Row {
+        local_date: due.local_date.to_string(),
+        local_time: format!(
+            "{:02}:{:02}",
+            due.local_time.hour(),
+            due.local_time.minute()
+        ),
+        zone: due.zone.clone(),
+        instant: due.instant.to_string(),
+        contact: contact.to_string(),
+        flow: due.flow.clone(),
+        rule: due.rule.clone(),
+        occurrence: due.occurrence.clone(),
+        action,
+        status,
+        deadline: due.deadline.to_string(),
+    };
+    match &due.outcome {
+        Outcome::Skipped(skip) => vec![row("-".into(), describe_skip(skip))],
+        Outcome::Planned(actions) => actions
+            .iter()
+            .map(|p| {
+                let status = p
+                    .skipped
+                    .as_ref()
+                    .map_or_else(|| "due".to_string(), describe_skip);
+                row(describe_action(&p.action), status)
+            })
+            .collect(),
+    }
+}
+
+/// Per local day: (due, skipped).
+fn days(rows: &[Row]) -> BTreeMap<&str, (usize, usize)> {
+    let mut days: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for row in rows {
+        let day = days.entry(row.local_date.as_str()).or_default();
+        if row.status == "due" {
+            day.0 += 1;
+        } else {
+            day.1 += 1;
+        }
+    }
+    days
+}
+
+fn print_table(
+    out: &mut dyn Write,
+    rows: &[Row],
+    window: &Window,
+    contacts: usize,
+) -> std::io::Result<()> {
+    let header = [
+        "local date",
+        "time",
+        "zone",
+        "UTC",
+        "contact",
+        "flow",
+        "rule",
+        "occurrence",
+        "action",
+        "status",
+    ];
+    let cells: Vec<[&str; 10]> = rows
+        .iter()
+        .map(|r| {
+            [
+                &r.local_date,
+                &r.local_time,
+                &r.zone,
+                &r.instant,
+                &r.contact,
+                &r.flow,
+                &r.rule,
+                &r.occurrence,
+                &r.action,
+                &r.status,
+            ]
+            .map(String::as_str)
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    writeln!(
+        out,
+        "Timeline {} to {} ({contacts} contacts)",
+        window.start(),
+        window.end()
+    )?;
+    let line = |cells: &[&str]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(&header))?;
+    for row in &cells {
+        writeln!(out, "{}", line(row))?;
+    }
+    if rows.is_empty() {
+        writeln!(out, "(nothing due)")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Per local day")?;
+    writeln!(out, "{:<12}{:>6}{:>9}", "day", "due", "skipped")?;
+    for (day, (due, skipped)) in days(rows) {
+        writeln!(out, "{day:<12}{due:>6}{skipped:>9}")?;
+    }
+    Ok(())
+}
+
+fn print_csv(out: &mut dyn Write, rows: &[Row]) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    for row in rows {
+        writer.serialize(row).map_err(std::io::Error::other)?;
+    }
+    writer.flush()
+}
+
+fn print_json(
+    out: &mut dyn Write,
+    rows: &[Row],
+    window: &Window,
+    contacts: usize,
+    zones: &ZoneDb,
+) -> std::io::Result<()> {
+    let days: Vec<_> = days(rows)
+        .into_iter()
+        .map(
+            |(day, (due, skipped))| serde_json::json!({"day": day, "due": due, "skipped": skipped}),
+        )
+        .collect();
+    let value = serde_json::json!({
+        "from": window.start().to_string(),
+        "to": window.end().to_string(),
+        "zone_rules": zones.source_description(),
+        "contacts": contacts,
+        "timeline": rows,
+        "days": days,
+    });
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    )
+}
