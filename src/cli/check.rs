@@ -34,6 +34,19 @@ pub struct SourceArgs {
     deny_warnings: bool,
 }
 
+impl SourceArgs {
+    /// Defaults (human output, colour auto) for these paths.
+    pub fn for_paths(paths: Vec<PathBuf>) -> SourceArgs {
+        SourceArgs {
+            paths,
+            project: None,
+            error_format: ErrorFormat::Human,
+            color: ColorChoice::Auto,
+            deny_warnings: false,
+        }
+    }
+}
+
 pub fn run(args: SourceArgs, zones: &ZoneDb) -> u8 {
     match check_sources(&args, zones, false) {
         Ok(checked) => checked.exit,

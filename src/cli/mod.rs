@@ -8,6 +8,7 @@ mod explain;
 mod inputs;
 mod output;
 mod simulate;
+mod test;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,8 @@ enum Command {
     Disasm(disasm::DisasmArgs),
     /// Show what flows would do, to whom and when, without sending anything.
     Simulate(simulate::SimulateArgs),
+    /// Run the scenario tests of `.flowtest` files.
+    Test(test::TestArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
 }
@@ -96,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(args, &zones),
         Command::Disasm(args) => disasm::run(args),
         Command::Simulate(args) => simulate::run(args, &zones),
+        Command::Test(args) => test::run(args, &zones),
         Command::Explain(args) => explain::run(args),
     };
     ExitCode::from(code)

@@ -67,7 +67,7 @@ struct Row {
 }
 
 pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
-    let window = match window(&args.from, &args.to) {
+    let window = match parse_window(&args.from, &args.to) {
         Ok(window) => window,
         Err(message) => {
             eprintln!("error: {message}");
@@ -199,7 +199,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
 }
 
 /// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an instant.
-fn window(from: &str, to: &str) -> Result<Window, String> {
+pub fn parse_window(from: &str, to: &str) -> Result<Window, String> {
     let start = instant(from, false).map_err(|e| format!("--from: {e}"))?;
     let end = instant(to, true).map_err(|e| format!("--to: {e}"))?;
     Window::new(start, end).map_err(|_| format!("--to ({to}) must come after --from ({from})"))
