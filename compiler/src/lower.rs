@@ -8,7 +8,7 @@ use flowc_runtime::bytecode::{
     self, ActionCode, CapCode, Code, FieldKind, FlowCode, Lateness, Loc, MessageId, MessageRef, Op,
     PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
 };
-use flowc_runtime::calendar::{LeapDayRule, Offset, Unit as CalendarUnit};
+use flowc_runtime::calendar::{LeapDayRule, Offset};
 
 use crate::program::{self, Flow, Program, Trigger};
 use crate::project::schema::FieldType;
@@ -16,7 +16,7 @@ use crate::project::Project;
 use crate::source::{SourceId, Sources};
 use crate::syntax::ast::{
     self, Action, BinaryOp, Channel, Direction, Duration, Expr, ExprKind, Literal, Point,
-    TimeOfDay, TriggerKind, UnaryOp, Unit,
+    TimeOfDay, TriggerKind, UnaryOp,
 };
 use crate::syntax::Span;
 
@@ -171,12 +171,12 @@ impl<'a> Lowering<'a> {
             send_at: minutes(settings.send_at),
             lateness: match settings.lateness {
                 program::Lateness::SameDay => Lateness::SameDay,
-                program::Lateness::Within(d) => Lateness::Within(offset(d, Direction::After)),
+                program::Lateness::Within(d) => Lateness::Within(d.to_offset(Direction::After)),
             },
             reentry: match settings.reentry {
                 program::Reentry::Once => Reentry::Once,
                 program::Reentry::Never => Reentry::Never,
-                program::Reentry::After(d) => Reentry::After(offset(d, Direction::After)),
+                program::Reentry::After(d) => Reentry::After(d.to_offset(Direction::After)),
             },
             leap_day: match settings.leap_day {
                 program::LeapDay::Feb28 => LeapDayRule::Feb28,
@@ -203,7 +203,7 @@ impl<'a> Lowering<'a> {
             .trigger
             .offset
             .as_ref()
-            .map(|o| offset(o.amount.node, o.direction))
+            .map(|o| o.amount.node.to_offset(o.direction))
             .unwrap_or(Offset::ZERO);
         let trigger = match &rule.trigger {
             Trigger::Date {
@@ -592,27 +592,7 @@ fn channel(c: Channel) -> bytecode::Channel {
 
 /// A duration as a forward offset.
 fn offset_of(d: Duration) -> Offset {
-    offset(d, Direction::After)
-}
-
-fn offset(d: Duration, direction: Direction) -> Offset {
-    let unit = match d.unit {
-        Unit::Minutes => CalendarUnit::Minutes,
-        Unit::Hours => CalendarUnit::Hours,
-        Unit::Days => CalendarUnit::Days,
-        Unit::Weeks => CalendarUnit::Weeks,
-        Unit::Months => CalendarUnit::Months,
-        Unit::Years => CalendarUnit::Years,
-    };
-    let amount = i64::from(d.amount);
-    Offset::new(
-        if direction == Direction::Before {
-            -amount
-        } else {
-            amount
-        },
-        unit,
-    )
+    d.to_offset(Direction::After)
 }
 
 #[cfg(test)]

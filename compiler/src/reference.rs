@@ -13,14 +13,12 @@ use jiff::Timestamp;
 
 use flowc_runtime::calendar::{
     after_instant, anniversary_occurrences, once_occurrence, yearly_occurrences, LeapDayRule,
-    OccurrenceKey, Offset, Unit as CalendarUnit, Window, ZoneDb,
+    OccurrenceKey, Offset, Window, ZoneDb,
 };
 use flowc_runtime::vm::{Contact, Event, History, Value};
 
 use crate::program::{Flow, LeapDay, Program, Trigger};
-use crate::syntax::ast::{
-    BinaryOp, Direction, Duration, Expr, ExprKind, Literal, TriggerKind, UnaryOp, Unit,
-};
+use crate::syntax::ast::{BinaryOp, Direction, Expr, ExprKind, Literal, TriggerKind, UnaryOp};
 
 /// One rule occurrence due in the window, and whether its condition held.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,7 +110,7 @@ fn occurrences<'h>(
         .trigger
         .offset
         .as_ref()
-        .map(|o| to_offset(o.amount.node, o.direction))
+        .map(|o| o.amount.node.to_offset(o.direction))
         .unwrap_or(Offset::ZERO);
     let leap = match flow.settings.leap_day {
         LeapDay::Feb28 => LeapDayRule::Feb28,
@@ -211,7 +209,7 @@ fn eval(expr: &Expr, context: &Context) -> Value {
             Literal::Bool(b) => Value::Bool(*b),
             Literal::Number(n) => Value::Number(*n),
             Literal::String(s) => Value::Text(s.clone()),
-            Literal::Duration(d) => Value::Duration(to_offset(*d, Direction::After)),
+            Literal::Duration(d) => Value::Duration(d.to_offset(Direction::After)),
             Literal::Date(d) => Date::new(d.year, d.month as i8, d.day as i8)
                 .map(Value::Date)
                 .unwrap_or(Value::Null),
@@ -325,24 +323,4 @@ fn binary(op: BinaryOp, a: Value, b: Value) -> Value {
         },
         BinaryOp::And | BinaryOp::Or => unreachable!("evaluated lazily above"),
     }
-}
-
-fn to_offset(d: Duration, direction: Direction) -> Offset {
-    let unit = match d.unit {
-        Unit::Minutes => CalendarUnit::Minutes,
-        Unit::Hours => CalendarUnit::Hours,
-        Unit::Days => CalendarUnit::Days,
-        Unit::Weeks => CalendarUnit::Weeks,
-        Unit::Months => CalendarUnit::Months,
-        Unit::Years => CalendarUnit::Years,
-    };
-    let amount = i64::from(d.amount);
-    Offset::new(
-        if direction == Direction::Before {
-            -amount
-        } else {
-            amount
-        },
-        unit,
-    )
 }

@@ -181,6 +181,28 @@ impl Duration {
     }
 }
 
+impl Duration {
+    /// The calendar's offset for this duration, negative `Before`.
+    pub fn to_offset(self, direction: Direction) -> flowc_runtime::calendar::Offset {
+        use flowc_runtime::calendar::Unit as CalendarUnit;
+        let unit = match self.unit {
+            Unit::Minutes => CalendarUnit::Minutes,
+            Unit::Hours => CalendarUnit::Hours,
+            Unit::Days => CalendarUnit::Days,
+            Unit::Weeks => CalendarUnit::Weeks,
+            Unit::Months => CalendarUnit::Months,
+            Unit::Years => CalendarUnit::Years,
+        };
+        let amount = i64::from(self.amount);
+        let signed = if direction == Direction::Before {
+            -amount
+        } else {
+            amount
+        };
+        flowc_runtime::calendar::Offset::new(signed, unit)
+    }
+}
+
 impl std::fmt::Display for Duration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}{}", self.amount, self.unit.suffix())
