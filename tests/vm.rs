@@ -389,3 +389,29 @@ fn a_birthday_in_a_spring_forward_gap_moves_to_the_end_of_the_gap() {
     assert_eq!(due.instant.to_string(), "2027-03-28T01:00:00Z");
     assert!(due.shifted_by_gap);
 }
+
+#[test]
+fn an_exploding_evaluation_ends_in_an_error_not_a_hang() {
+    let program = compile("on purchase send thanks");
+    let start = ts("2027-01-01T00:00:00Z");
+    let history = History {
+        events: (0..=flowc_runtime::vm::DUE_BUDGET as i64)
+            .map(|i| {
+                Event::new(
+                    &format!("e{i}"),
+                    "purchase",
+                    start + jiff::SignedDuration::from_secs(i),
+                )
+            })
+            .collect(),
+        ..History::default()
+    };
+    let result = evaluate(
+        &program,
+        &ZoneDb::bundled(),
+        &paris("x"),
+        &history,
+        &window("2027-01-01T00:00:00Z", "2027-02-01T00:00:00Z"),
+    );
+    assert_eq!(result, Err(flowc_runtime::vm::VmError::Budget));
+}
