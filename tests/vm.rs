@@ -415,3 +415,81 @@ fn an_exploding_evaluation_ends_in_an_error_not_a_hang() {
     );
     assert_eq!(result, Err(flowc_runtime::vm::VmError::Budget));
 }
+
+const PRESSURE: &str = r#"
+flow shipped { on purchase send sms parcel }
+flow promo { on purchase send sms offer; on 2027-03-02 at 22:30 send late_news }
+policy {
+  at most 1 sms per 1d
+  priority shipped > promo
+  quiet hours 21:00 to 08:00
+}
+"#;
+
+#[test]
+fn a_cap_lets_the_higher_priority_through_and_records_what_yields() {
+    let program = compile(PRESSURE);
+    let history = History {
+        events: vec![Event::new("p1", "purchase", ts("2027-03-01T10:00:00Z"))],
+        ..History::default()
+    };
+    let result = run(
+        &program,
+        &paris("p"),
+        &history,
+        &window("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z"),
+    );
+    let outcome = |flow: &str| {
+        result
+            .dues
+            .iter()
+            .find(|d| d.flow == flow)
+            .map(|d| d.outcome.clone())
+            .unwrap()
+    };
+    let Outcome::Planned(parcel) = outcome("shipped") else {
+        panic!()
+    };
+    assert_eq!(parcel[0].skipped, None, "the higher priority goes first");
+    let Outcome::Planned(offer) = outcome("promo") else {
+        panic!()
+    };
+    assert_eq!(
+        offer[0].skipped,
+        Some(Skip::Pressure("at most 1 sms per 1d".into()))
+    );
+}
+
+#[test]
+fn quiet_hours_hold_a_send_to_the_morning_or_miss_it_past_its_day() {
+    let program = compile(PRESSURE);
+    let result = run(
+        &program,
+        &paris("q"),
+        &History::default(),
+        &window("2027-03-02T00:00:00Z", "2027-03-03T00:00:00Z"),
+    );
+    let late = result.dues.iter().find(|d| d.rule == "late_news").unwrap();
+    // 22:30 is quiet; the morning is another day, past the same-day deadline.
+    let Outcome::Planned(actions) = &late.outcome else {
+        panic!()
+    };
+    assert_eq!(actions[0].skipped, Some(Skip::QuietHours));
+
+    let program = compile(&PRESSURE.replace("flow promo {", "flow promo { lateness: 1d"));
+    let result = run(
+        &program,
+        &paris("q"),
+        &History::default(),
+        &window("2027-03-02T00:00:00Z", "2027-03-03T00:00:00Z"),
+    );
+    let late = result.dues.iter().find(|d| d.rule == "late_news").unwrap();
+    assert_eq!(
+        late.not_before.map(|t| t.to_string()).as_deref(),
+        Some("2027-03-03T07:00:00Z")
+    );
+    let Outcome::Planned(actions) = &late.outcome else {
+        panic!()
+    };
+    assert_eq!(actions[0].skipped, None);
+}

@@ -64,6 +64,8 @@ struct Row {
     action: String,
     status: String,
     deadline: String,
+    /// Quiet hours hold the delivery back to this instant (empty if not).
+    not_before: String,
 }
 
 pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
@@ -240,6 +242,8 @@ fn describe_skip(skip: &Skip) -> String {
         Skip::NoConsent(channel) => format!("skipped: no consent for {}", channel.name()),
         Skip::Reentry => "skipped: re-entry not allowed yet".into(),
         Skip::Exited => "skipped: left the flow".into(),
+        Skip::QuietHours => "missed: quiet hours last past its deadline".into(),
+        Skip::Pressure(cap) => format!("dropped by pressure: {cap}"),
     }
 }
 
@@ -290,6 +294,7 @@ fn rows_of(contact: &str, due: &Due) -> Vec<Row> {
         action,
         status,
         deadline: due.deadline.to_string(),
+        not_before: due.not_before.map(|t| t.to_string()).unwrap_or_default(),
     };
     match &due.outcome {
         Outcome::Skipped(skip) => vec![row("-".into(), describe_skip(skip))],
@@ -338,9 +343,17 @@ fn print_table(
         "action",
         "status",
     ];
+    let statuses: Vec<String> = rows
+        .iter()
+        .map(|r| match r.not_before.as_str() {
+            "" => r.status.clone(),
+            held => format!("{}, held by quiet hours to {held}", r.status),
+        })
+        .collect();
     let cells: Vec<[&str; 10]> = rows
         .iter()
-        .map(|r| {
+        .zip(&statuses)
+        .map(|(r, status)| {
             [
                 &r.local_date,
                 &r.local_time,
@@ -351,7 +364,7 @@ fn print_table(
                 &r.rule,
                 &r.occurrence,
                 &r.action,
-                &r.status,
+                status,
             ]
             .map(String::as_str)
         })

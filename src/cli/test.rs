@@ -132,7 +132,7 @@ fn run_file(file: &Path, zones: &ZoneDb) -> Result<(usize, usize), u8> {
     let mut evaluator = Evaluator::new(&program, zones);
     let (mut passed, mut failed) = (0, 0);
     for scenario in &tests.test {
-        match run_scenario(&program, &mut evaluator, scenario) {
+        match run_scenario(&program, &mut evaluator, zones, scenario) {
             Ok(None) => {
                 passed += 1;
                 println!("ok      {} :: {}", file.display(), scenario.name);
@@ -177,6 +177,7 @@ fn compile(folder: &Path, zones: &ZoneDb) -> Result<Program, u8> {
 fn run_scenario(
     program: &Program,
     evaluator: &mut Evaluator,
+    zones: &ZoneDb,
     scenario: &Scenario,
 ) -> Result<Option<String>, String> {
     let window: Window = parse_window(&scenario.from, &scenario.to)?;
@@ -199,11 +200,18 @@ fn run_scenario(
                 Outcome::Skipped(_) => true,
                 Outcome::Planned(actions) => actions.iter().all(|a| a.skipped.is_some()),
             };
+            // When quiet hours hold it back, what the contact sees is the later time.
+            let (date, time) = match d.not_before.zip(zones.get(&d.zone).ok()) {
+                Some((at, tz)) => {
+                    let local = at.to_zoned(tz);
+                    (local.date(), local.time())
+                }
+                None => (d.local_date, d.local_time),
+            };
             let line = format!(
-                "{} {:02}:{:02} {}/{}",
-                d.local_date,
-                d.local_time.hour(),
-                d.local_time.minute(),
+                "{date} {:02}:{:02} {}/{}",
+                time.hour(),
+                time.minute(),
                 d.flow,
                 d.rule
             );

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 use jiff::Timestamp;
 
 use super::value::Value;
+use crate::bytecode::Channel;
 
 /// One contact's field values, by field name.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,6 +49,8 @@ pub struct SentMessage {
     pub clicks: Vec<(String, Timestamp)>,
     /// When its coupon was redeemed, and the attributes of the redemption.
     pub redeemed: Option<Timestamp>,
+    /// Its channel, when known (channel pressure caps count it).
+    pub channel: Option<Channel>,
 }
 
 impl SentMessage {
@@ -60,6 +63,7 @@ impl SentMessage {
             opened: None,
             clicks: Vec::new(),
             redeemed: None,
+            channel: None,
         }
     }
 }

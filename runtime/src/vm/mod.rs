@@ -47,6 +47,8 @@ pub struct Due {
     pub zone: String,
     /// The last instant it may still be delivered (lateness bound).
     pub deadline: Timestamp,
+    /// When quiet hours hold the delivery back: not before this instant.
+    pub not_before: Option<Timestamp>,
     pub outcome: Outcome,
 }
 
@@ -107,6 +109,11 @@ pub enum Skip {
     Reentry,
     /// The contact left the flow by `exit`.
     Exited,
+    /// Quiet hours would hold it past its deadline.
+    QuietHours,
+    /// A pressure cap (`3 messages per 7d`) is reached; a flow of higher
+    /// priority, or an earlier message, came first.
+    Pressure(String),
 }
 
 /// A problem with the contact's data that holds a flow's sends for it.

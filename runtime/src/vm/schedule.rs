@@ -25,6 +25,9 @@ use crate::calendar::{
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Candidate {
     instant: Timestamp,
+    /// The flow's place in the policy's priorities: at one instant, the
+    /// higher priority goes first (and so is the one a cap lets through).
+    rank: usize,
     flow: usize,
     rule: usize,
     occurrence: String,
@@ -190,18 +193,26 @@ fn evaluate_with(
                 .apply_to_instant(candidate.instant, tz)
                 .unwrap_or(Timestamp::MAX),
         };
-        let sends_something = matches!(&outcome, Outcome::Planned(actions)
-            if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Send { .. })));
-        if sends_something {
-            let sent = with_feedback(
-                SentMessage::new(
-                    flow_name,
-                    rule_name,
-                    &candidate.occurrence,
-                    candidate.instant,
-                ),
-                &history.events,
+        let mut outcome = outcome;
+        let not_before = apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages);
+        let first_send = match &outcome {
+            Outcome::Planned(actions) => {
+                actions.iter().find_map(|p| match (&p.action, &p.skipped) {
+                    (Action::Send { channel, .. }, None) => Some(*channel),
+                    _ => None,
+                })
+            }
+            Outcome::Skipped(_) => None,
+        };
+        if let Some(channel) = first_send {
+            let mut sent = SentMessage::new(
+                flow_name,
+                rule_name,
+                &candidate.occurrence,
+                candidate.instant,
             );
+            sent.channel = Some(channel);
+            let sent = with_feedback(sent, &history.events);
             follow_ups(program, &zones_of_flows, &sent, window, &mut queue);
             messages.push(sent);
         }
@@ -215,10 +226,109 @@ fn evaluate_with(
             shifted_by_gap: candidate.shifted_by_gap,
             zone: zone_name.clone(),
             deadline,
+            not_before,
             outcome,
         });
     }
     Ok(evaluation)
+}
+
+/// Quiet hours and pressure caps on a decided rule. Returns when quiet
+/// hours hold the delivery back to; marks sends skipped when a cap is
+/// reached or quiet hours would pass the deadline.
+fn apply_policy(
+    program: &Program,
+    outcome: &mut Outcome,
+    candidate: &Candidate,
+    tz: &TimeZone,
+    deadline: Timestamp,
+    messages: &[SentMessage],
+) -> Option<Timestamp> {
+    let Outcome::Planned(actions) = outcome else {
+        return None;
+    };
+    if !actions
+        .iter()
+        .any(|p| p.skipped.is_none() && matches!(p.action, Action::Send { .. }))
+    {
+        return None;
+    }
+    let policy = &program.policy;
+    let mut not_before = None;
+    if let Some((from, to)) = policy.quiet_hours {
+        let (date, time) = candidate.local;
+        let minute = time.hour() as u16 * 60 + time.minute() as u16;
+        let quiet = if from <= to {
+            from <= minute && minute < to
+        } else {
+            minute >= from || minute < to
+        };
+        if quiet {
+            // The end of this quiet period: `to` today, or tomorrow when the
+            // period started before midnight.
+            let day = if from > to && minute >= from {
+                date.tomorrow().ok()
+            } else {
+                Some(date)
+            };
+            let end = day.and_then(|d| {
+                let end_time = Time::new((to / 60) as i8, (to % 60) as i8, 0, 0).ok()?;
+                crate::calendar::resolve_local(d, end_time, tz).ok()
+            });
+            match end {
+                Some(end) if end <= deadline => not_before = Some(end),
+                _ => {
+                    for p in actions
+                        .iter_mut()
+                        .filter(|p| matches!(p.action, Action::Send { .. }))
+                    {
+                        p.skipped.get_or_insert(Skip::QuietHours);
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+    for cap in policy.caps.iter().filter(|c| !c.tasks) {
+        let since = Offset::new(-cap.window.amount, cap.window.unit)
+            .apply_to_instant(candidate.instant, &TimeZone::UTC)
+            .unwrap_or(Timestamp::MIN);
+        let counted = messages
+            .iter()
+            .filter(|m| m.at > since && m.at <= candidate.instant)
+            .filter(|m| cap.channel.is_none() || m.channel == cap.channel)
+            .count();
+        for p in actions.iter_mut() {
+            let Action::Send { channel, .. } = &p.action else {
+                continue;
+            };
+            if p.skipped.is_some() || cap.channel.is_some_and(|c| c != *channel) {
+                continue;
+            }
+            if counted as u64 >= u64::from(cap.count) {
+                let what = cap.channel.map_or("messages", |c| c.name());
+                p.skipped = Some(Skip::Pressure(format!(
+                    "at most {} {what} per {}{}",
+                    cap.count,
+                    cap.window.amount,
+                    unit_suffix(cap.window.unit)
+                )));
+            }
+        }
+    }
+    not_before
+}
+
+fn unit_suffix(unit: crate::calendar::Unit) -> &'static str {
+    use crate::calendar::Unit;
+    match unit {
+        Unit::Minutes => "min",
+        Unit::Hours => "h",
+        Unit::Days => "d",
+        Unit::Weeks => "w",
+        Unit::Months => "mo",
+        Unit::Years => "y",
+    }
 }
 
 /// A message planned in the window, with the opens, clicks and redemption
@@ -285,9 +395,21 @@ fn send_time_after(offset: Offset, time: Time) -> Option<Time> {
     (offset.amount != 0 && !offset.is_sub_day()).then_some(time)
 }
 
-fn candidate(flow: usize, rule: usize, occurrence: String, o: &Occurrence) -> Candidate {
+fn candidate(
+    program: &Program,
+    flow: usize,
+    rule: usize,
+    occurrence: String,
+    o: &Occurrence,
+) -> Candidate {
+    let name = program.flows[flow].name;
+    let priority = &program.policy.priority;
     Candidate {
         instant: o.instant,
+        rank: priority
+            .iter()
+            .position(|&p| p == name)
+            .unwrap_or(priority.len()),
         flow,
         rule,
         occurrence,
@@ -347,10 +469,10 @@ fn seeds(
                     .unwrap_or_default()
                 {
                     let key = occurrence_text(field_name, &o.key);
-                    queue.insert(candidate(f, r, key, &o));
+                    queue.insert(candidate(program, f, r, key, &o));
                 }
             } else if let Ok(Some(o)) = once_occurrence(date, *offset, time, tz, window) {
-                queue.insert(candidate(f, r, format!("{field_name}/{date}"), &o));
+                queue.insert(candidate(program, f, r, format!("{field_name}/{date}"), &o));
             }
         }
         TriggerCode::Anniversary { field, offset } => {
@@ -364,7 +486,7 @@ fn seeds(
                     OccurrenceKey::Anniversary(n) => n,
                     _ => continue,
                 };
-                let mut c = candidate(f, r, format!("anniversary/{n}"), &o);
+                let mut c = candidate(program, f, r, format!("anniversary/{n}"), &o);
                 c.anniversary = Some(n);
                 queue.insert(c);
             }
@@ -375,7 +497,7 @@ fn seeds(
         } => {
             if let Ok(date) = Date::new(*y, *m, *d) {
                 if let Ok(Some(o)) = once_occurrence(date, *offset, time, tz, window) {
-                    queue.insert(candidate(f, r, format!("date/{date}"), &o));
+                    queue.insert(candidate(program, f, r, format!("date/{date}"), &o));
                 }
             }
         }
@@ -399,7 +521,7 @@ fn seeds(
                         continue;
                     }
                 }
-                let mut c = candidate(f, r, format!("{kind}/{}", e.id), &o);
+                let mut c = candidate(program, f, r, format!("{kind}/{}", e.id), &o);
                 c.event = Some(i);
                 queue.insert(c);
             }
@@ -422,7 +544,13 @@ fn seeds(
                 if times.get(i + 1).is_some_and(|next| *next <= o.instant) {
                     continue;
                 }
-                queue.insert(candidate(f, r, format!("no-{kind}/{last_seen}"), &o));
+                queue.insert(candidate(
+                    program,
+                    f,
+                    r,
+                    format!("no-{kind}/{last_seen}"),
+                    &o,
+                ));
             }
         }
         TriggerCode::Becomes {
@@ -457,7 +585,13 @@ fn seeds(
                     tz,
                     window,
                 ) {
-                    queue.insert(candidate(f, r, format!("{name}/{}", change.at), &o));
+                    queue.insert(candidate(
+                        program,
+                        f,
+                        r,
+                        format!("{name}/{}", change.at),
+                        &o,
+                    ));
                 }
             }
         }
@@ -471,7 +605,13 @@ fn seeds(
                     tz,
                     window,
                 ) {
-                    queue.insert(candidate(f, r, format!("{name}/{}", change.at), &o));
+                    queue.insert(candidate(
+                        program,
+                        f,
+                        r,
+                        format!("{name}/{}", change.at),
+                        &o,
+                    ));
                 }
             }
         }
@@ -554,7 +694,7 @@ fn follow_ups(
             window,
         ) {
             // A follow-up belongs to the occurrence of what it follows.
-            queue.insert(candidate(f, r, message.occurrence.clone(), &o));
+            queue.insert(candidate(program, f, r, message.occurrence.clone(), &o));
         }
     }
 }
