@@ -10,6 +10,7 @@
 //! to = "2027-01-31"                   # last day (included), or an instant
 //! contact = { id = "ana", birthday = "1990-01-05", time_zone = "Europe/Paris", email_optin = "true" }
 //! events = [{ type = "redeemed", at = "2026-12-28T10:00:00Z", flow = "birthday", rule = "offer" }]
+//! changes = [{ field = "loyalty_tier", at = "2027-01-10T09:00:00Z", old = "silver", new = "gold" }]
 //! expect = [
 //!   "2026-12-21 08:00 birthday/offer",            # local date and time, flow/rule
 //!   "2027-01-05 08:00 birthday/reminder skipped",  # due but skipped
@@ -22,7 +23,7 @@ use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode::Program;
 use flowc_runtime::calendar::Window;
 use flowc_runtime::input::parse_cell;
-use flowc_runtime::vm::{Contact, Evaluator, Event, History, Outcome, Value};
+use flowc_runtime::vm::{Contact, Evaluator, Event, FieldChange, History, Outcome, Value};
 use serde::Deserialize;
 
 use super::check::check_sources;
@@ -50,6 +51,9 @@ struct Scenario {
     contact: toml::Table,
     #[serde(default)]
     events: Vec<toml::Table>,
+    /// Field changes: `{ field = "loyalty_tier", at = "...", new = "gold", old = "silver" }`.
+    #[serde(default)]
+    changes: Vec<toml::Table>,
     #[serde(default)]
     expect: Vec<String>,
 }
@@ -186,6 +190,9 @@ fn run_scenario(
     for (i, event) in scenario.events.iter().enumerate() {
         history.events.push(self::event(event, i)?);
     }
+    for (i, change) in scenario.changes.iter().enumerate() {
+        history.changes.push(self::change(program, change, i)?);
+    }
     let evaluation = evaluator
         .evaluate(&contact, &history, &window)
         .map_err(|e| e.to_string())?;
@@ -308,6 +315,44 @@ fn contact(program: &Program, table: &toml::Table) -> Result<Contact, String> {
         }
     }
     Ok(contact)
+}
+
+/// A field change, its values typed by the schema.
+fn change(program: &Program, table: &toml::Table, index: usize) -> Result<FieldChange, String> {
+    let get = |key: &str| {
+        table
+            .get(key)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+    };
+    let field = get("field").ok_or_else(|| format!("change {}: `field` is missing", index + 1))?;
+    let spec = program
+        .fields
+        .iter()
+        .find(|f| program.string(f.name) == field)
+        .ok_or_else(|| {
+            format!(
+                "change {}: `{field}` is not a field of the contact schema",
+                index + 1
+            )
+        })?;
+    let at = get("at")
+        .ok_or_else(|| format!("change {}: `at` is missing", index + 1))?
+        .parse()
+        .map_err(|_| format!("change {}: `at` is not an instant", index + 1))?;
+    let value = |key: &str| -> Result<Value, String> {
+        match get(key) {
+            Some(text) => Ok(parse_cell(spec.kind, &text)
+                .map_err(|e| format!("change {}: `{key}`: {e}", index + 1))?
+                .unwrap_or(Value::Null)),
+            None => Ok(Value::Null),
+        }
+    };
+    Ok(FieldChange {
+        field,
+        at,
+        old: value("old")?,
+        new: value("new")?,
+    })
 }
 
 fn event(table: &toml::Table, index: usize) -> Result<Event, String> {
