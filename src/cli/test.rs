@@ -125,7 +125,7 @@ fn run_file(file: &Path, zones: &ZoneDb) -> Result<(usize, usize), u8> {
         EXIT_USAGE
     })?;
     let tests: TestFile = toml::from_str(&text).map_err(|e| {
-        eprintln!("error: {}: {}", file.display(), e.message());
+        eprintln!("error: {}: {e}", file.display());
         EXIT_USAGE
     })?;
     let folder = file
