@@ -102,7 +102,7 @@ fn evaluate_with(
     window: &Window,
 ) -> Result<Evaluation, VmError> {
     let mut evaluation = Evaluation::default();
-    let mut zones_of_flows: Vec<Option<(TimeZone, String)>> = Vec::new();
+    let mut zones_of_flows: Vec<Option<(TimeZone, &str)>> = Vec::with_capacity(program.flows.len());
     let mut queue: BTreeSet<Candidate> = BTreeSet::new();
     for (f, flow) in program.flows.iter().enumerate() {
         let zone = contact_zone(program, flow, contact, zone_of);
@@ -224,7 +224,7 @@ fn evaluate_with(
             local_date: candidate.local.0,
             local_time: candidate.local.1,
             shifted_by_gap: candidate.shifted_by_gap,
-            zone: zone_name.clone(),
+            zone: zone_name.to_string(),
             deadline,
             not_before,
             outcome,
@@ -365,22 +365,22 @@ fn with_feedback(mut sent: SentMessage, events: &[Event]) -> SentMessage {
 
 /// The contact's zone for a flow: its zone field, else the flow's default.
 /// `Err` carries a zone name the database does not know.
-fn contact_zone(
-    program: &Program,
+fn contact_zone<'a>(
+    program: &'a Program,
     flow: &FlowCode,
-    contact: &Contact,
+    contact: &'a Contact,
     zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
-) -> Result<(TimeZone, String), String> {
+) -> Result<(TimeZone, &'a str), String> {
     let from_field = flow
         .zone_field
         .and_then(|f| match contact.field(program.string(f)) {
-            Value::Text(name) if !name.trim().is_empty() => Some(name.trim().to_string()),
+            Value::Text(name) if !name.trim().is_empty() => Some(name.trim()),
             _ => None,
         });
-    let name = from_field.unwrap_or_else(|| program.string(flow.default_zone).to_string());
-    match zone_of(&name) {
+    let name = from_field.unwrap_or_else(|| program.string(flow.default_zone));
+    match zone_of(name) {
         Some(tz) => Ok((tz, name)),
-        None => Err(name),
+        None => Err(name.to_string()),
     }
 }
 
@@ -655,7 +655,7 @@ fn filter_passes(
 /// The rules of the message's flow that follow it up, due in `window`.
 fn follow_ups(
     program: &Program,
-    zones_of_flows: &[Option<(TimeZone, String)>],
+    zones_of_flows: &[Option<(TimeZone, &str)>],
     message: &SentMessage,
     window: &Window,
     queue: &mut BTreeSet<Candidate>,
