@@ -65,6 +65,25 @@ pub fn lower(
                 .collect(),
         })
         .collect();
+    let templates = project
+        .templates
+        .iter()
+        .flat_map(|t| t.by_name.iter())
+        .flat_map(|(name, template)| template.variants.iter().map(move |(c, v)| (name, c, v)))
+        .map(|(name, c, variant)| bytecode::TemplateCode {
+            name: lowering.string(name),
+            channel: channel(*c),
+            subject: variant.subject.clone(),
+            body: variant.body.clone(),
+            html: variant.html,
+            links: variant
+                .link_urls
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            coupon: variant.coupon.clone(),
+        })
+        .collect();
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -81,6 +100,7 @@ pub fn lower(
         consent_fields,
         fields,
         events,
+        templates,
     }
 }
 

@@ -3,5 +3,8 @@
 
 pub mod bytecode;
 pub mod calendar;
+pub mod delivery;
 pub mod input;
+pub mod run;
+pub mod state;
 pub mod vm;

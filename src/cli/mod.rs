@@ -7,6 +7,7 @@ mod disasm;
 mod explain;
 mod inputs;
 mod output;
+mod run;
 mod simulate;
 mod test;
 
@@ -51,6 +52,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Run the scenario tests of `.flowtest` files.
     Test(test::TestArgs),
+    /// Deliver what is due since the last run (for cron, systemd, CronJob).
+    Run(run::RunArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
 }
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(args),
         Command::Simulate(args) => simulate::run(args, &zones),
         Command::Test(args) => test::run(args, &zones),
+        Command::Run(args) => run::run(args, &zones),
         Command::Explain(args) => explain::run(args),
     };
     ExitCode::from(code)

@@ -23,6 +23,14 @@ pub struct TemplateVariant {
     pub links: BTreeSet<String>,
     /// The coupon validity the template declares, as written (`"30d"`).
     pub coupon: Option<String>,
+    /// The subject line (e-mail), a template itself.
+    pub subject: Option<String>,
+    /// The body, after the front matter.
+    pub body: String,
+    /// Link name → URL, from the front matter.
+    pub link_urls: BTreeMap<String, String>,
+    /// An HTML body (`.html` file): rendered with HTML escaping.
+    pub html: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -65,6 +73,10 @@ impl Templates {
             variables: BTreeSet::new(),
             links: BTreeSet::new(),
             coupon: None,
+            subject: None,
+            body: body.to_string(),
+            link_urls: BTreeMap::new(),
+            html: sources.path(source).ends_with(".html") || sources.path(source).ends_with(".htm"),
         };
         let mut subject = None;
         if let Some(front) = front {
@@ -72,6 +84,15 @@ impl Templates {
                 Ok(table) => {
                     if let Some(links) = table.get("links").and_then(|l| l.as_table()) {
                         variant.links = links.keys().cloned().collect();
+                        variant.link_urls = links
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                                )
+                            })
+                            .collect();
                     }
                     variant.coupon = table.get("coupon").map(|c| match c {
                         toml::Value::String(s) => s.clone(),
@@ -96,6 +117,7 @@ impl Templates {
                 }
             }
         }
+        variant.subject = subject.clone();
         for (part, offset) in [(subject.as_deref(), None), (Some(body), Some(body_offset))] {
             let Some(part) = part else { continue };
             let env = minijinja::Environment::new();

@@ -130,6 +130,7 @@ mod tests {
             consent_fields: Vec::new(),
             fields: Vec::new(),
             events: Vec::new(),
+            templates: Vec::new(),
         }
     }
 

@@ -48,6 +48,24 @@ pub struct Program {
     pub fields: Vec<FieldSpec>,
     /// The event catalogue: each event's attributes and their kinds.
     pub events: Vec<EventSpec>,
+    /// The message templates, so that a program runs on its own.
+    pub templates: Vec<TemplateCode>,
+}
+
+/// One channel's version of a template: minijinja source text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateCode {
+    pub name: StrId,
+    pub channel: Channel,
+    pub subject: Option<String>,
+    pub body: String,
+    /// An HTML body, rendered with HTML escaping.
+    pub html: bool,
+    /// Link name → URL.
+    pub links: Vec<(String, String)>,
+    /// The template issues a coupon with every message; its validity as
+    /// written in the front matter (`"30d"`).
+    pub coupon: Option<String>,
 }
 
 /// A field (or event attribute) and the kind of its values.

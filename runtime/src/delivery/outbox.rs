@@ -1,0 +1,61 @@
+//! Where messages go. The default outbox is a folder: one `.eml` file per
+//! e-mail and one `.json` file per other action, named by the message id
+//! derived from the send's key, written atomically (temporary file, then
+//! rename). Writing the same send twice leaves one file: a crash between
+//! delivery and its record costs nothing.
+
+use std::path::{Path, PathBuf};
+
+use super::DeliveryError;
+
+/// Delivers a rendered payload.
+pub trait Outbox {
+    fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError>;
+}
+
+pub struct FileOutbox {
+    dir: PathBuf,
+}
+
+impl FileOutbox {
+    pub fn new(dir: &Path) -> Result<FileOutbox, DeliveryError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            DeliveryError(format!("cannot create the outbox {}: {e}", dir.display()))
+        })?;
+        Ok(FileOutbox {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+        // Names come from our own ids (hex): no path can be smuggled in.
+        let safe: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+            .collect();
+        let target = self.dir.join(&safe);
+        let temporary = self.dir.join(format!(".{safe}.tmp"));
+        std::fs::write(&temporary, bytes)
+            .and_then(|_| std::fs::rename(&temporary, &target))
+            .map_err(|e| DeliveryError(format!("cannot write {}: {e}", target.display())))
+    }
+}
+
+impl Outbox for FileOutbox {
+    fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError> {
+        for action in payload["actions"].as_array().into_iter().flatten() {
+            let id = action["id"].as_str().unwrap_or("unnamed");
+            match action["kind"].as_str() {
+                Some("email") => self.write(
+                    &format!("{id}.eml"),
+                    action["eml"].as_str().unwrap_or("").as_bytes(),
+                )?,
+                _ => {
+                    let json = serde_json::to_vec_pretty(action).unwrap_or_default();
+                    self.write(&format!("{id}.json"), &json)?
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! A due rule's actions rendered for one contact: the payload stored with
+//! the send and written by the outbox.
+
+use lettre::message::{header::ContentType, Mailbox, Message};
+use minijinja::{AutoEscape, Environment};
+use serde_json::json;
+
+use crate::bytecode::{Channel, Program};
+use crate::vm::{Action, Contact, Due, Outcome, Value};
+
+/// Settings of a run that rendering needs.
+#[derive(Clone, Debug)]
+pub struct RenderSettings {
+    /// `From:` when a rule gives no sender.
+    pub default_sender: String,
+    /// Base of the unsubscribe link; the message id is appended.
+    pub unsubscribe_base: String,
+}
+
+/// The JSON payload of a due rule for `contact`: one entry per action that
+/// is not skipped. `Err` says why it cannot be rendered (a missing address,
+/// a template error); the send then waits as pending with that reason.
+pub fn render_due(
+    program: &Program,
+    contact: &Contact,
+    due: &Due,
+    message_id: &str,
+    settings: &RenderSettings,
+) -> Result<serde_json::Value, String> {
+    let Outcome::Planned(planned) = &due.outcome else {
+        return Ok(json!({ "actions": [] }));
+    };
+    let mut actions = Vec::new();
+    for (index, planned) in planned.iter().enumerate() {
+        if planned.skipped.is_some() {
+            continue;
+        }
+        let id = if index == 0 {
+            message_id.to_string()
+        } else {
+            format!("{message_id}-{index}")
+        };
+        actions.push(match &planned.action {
+            Action::Send {
+                channel,
+                template,
+                sender,
+                coupon,
+                vars,
+            } => {
+                let mut context = contact_context(contact);
+                for (name, value) in vars {
+                    context.insert(name.clone(), to_jinja(value));
+                }
+                let found = program
+                    .templates
+                    .iter()
+                    .find(|t| program.string(t.name) == template && t.channel == *channel)
+                    .ok_or_else(|| format!("no {} template `{template}` in the program", channel.name()))?;
+                // A coupon from the rule, else from the template's front matter.
+                let coupon = coupon.or_else(|| found.coupon.as_deref().map(parse_validity));
+                if let Some(validity) = coupon {
+                    let expires = validity
+                        .and_then(|v| v.apply_to_instant(due.instant, &jiff::tz::TimeZone::UTC).ok())
+                        .map(|t| t.to_string());
+                    let code = format!("{}-{}", template.to_uppercase(), &message_id[..8.min(message_id.len())]);
+                    context.insert(
+                        "coupon".into(),
+                        minijinja::Value::from_serialize(json!({ "code": code, "expires": expires })),
+                    );
+                }
+                let unsubscribe = format!("{}/{id}", settings.unsubscribe_base.trim_end_matches('/'));
+                context.insert("unsubscribe_url".into(), unsubscribe.clone().into());
+                context.insert("flow".into(), due.flow.clone().into());
+                context.insert("today".into(), due.local_date.to_string().into());
+                let links: serde_json::Map<String, serde_json::Value> =
+                    found.links.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                context.insert("links".into(), minijinja::Value::from_serialize(links));
+                let from = sender.clone().unwrap_or_else(|| settings.default_sender.clone());
+                context.insert("sender".into(), from.clone().into());
+                let body = render(&found.body, found.html, &context)
+                    .map_err(|e| format!("template `{template}`: {e}"))?;
+                match channel {
+                    Channel::Email => {
+                        let subject = match &found.subject {
+                            Some(s) => render(s, false, &context).map_err(|e| format!("subject of `{template}`: {e}"))?,
+                            None => template.clone(),
+                        };
+                        let eml = email(contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
+                        json!({ "kind": "email", "id": id, "eml": eml })
+                    }
+                    Channel::Sms | Channel::Push => {
+                        let to = match channel {
+                            Channel::Sms => contact.field("phone").to_text(),
+                            _ => contact.id.clone(),
+                        };
+                        if to.is_empty() {
+                            return Err(format!("contact `{}` has no phone number", contact.id));
+                        }
+                        json!({ "kind": channel.name(), "id": id, "to": to, "text": body })
+                    }
+                }
+            }
+            Action::Task { kind, assignee, note, due: within } => json!({
+                "kind": "task", "id": id, "task": kind, "contact": contact.id,
+                "assignee": assignee, "note": note,
+                "due": within.map(|w| format!("{}{:?}", w.amount, w.unit)),
+            }),
+            Action::Webhook { name, vars } => json!({
+                "kind": "webhook", "id": id, "webhook": name, "contact": contact.id,
+                "data": vars.iter().map(|(k, v)| (k.clone(), json!(v.to_text()))).collect::<serde_json::Map<_, _>>(),
+            }),
+            Action::SetField { field, value } => json!({
+                "kind": "set", "id": id, "contact": contact.id, "field": field, "value": value.to_text(),
+            }),
+            Action::Tag(tag) => json!({ "kind": "tag", "id": id, "contact": contact.id, "tag": tag }),
+            Action::Untag(tag) => json!({ "kind": "untag", "id": id, "contact": contact.id, "tag": tag }),
+            Action::Exit => json!({ "kind": "exit", "id": id, "contact": contact.id, "flow": due.flow }),
+        });
+    }
+    Ok(json!({ "actions": actions }))
+}
+
+/// `"30d"`, `"2w"`, `"1mo"`, `"1y"` → an offset; anything else: no expiry.
+fn parse_validity(text: &str) -> Option<crate::calendar::Offset> {
+    use crate::calendar::{Offset, Unit};
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let amount: i64 = text[..digits].parse().ok()?;
+    let unit = match &text[digits..] {
+        "d" | "day" | "days" => Unit::Days,
+        "w" | "week" | "weeks" => Unit::Weeks,
+        "mo" | "month" | "months" => Unit::Months,
+        "y" | "year" | "years" => Unit::Years,
+        "h" | "hour" | "hours" => Unit::Hours,
+        _ => return None,
+    };
+    Some(Offset::new(amount, unit))
+}
+
+fn render(
+    source: &str,
+    html: bool,
+    context: &std::collections::BTreeMap<String, minijinja::Value>,
+) -> Result<String, String> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(move |_| {
+        if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.add_template("t", source).map_err(|e| e.to_string())?;
+    env.get_template("t")
+        .and_then(|t| t.render(context))
+        .map_err(|e| e.to_string())
+}
+
+fn contact_context(contact: &Contact) -> std::collections::BTreeMap<String, minijinja::Value> {
+    let mut context: std::collections::BTreeMap<String, minijinja::Value> = contact
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), to_jinja(v)))
+        .collect();
+    context.insert("id".into(), contact.id.clone().into());
+    context
+}
+
+fn to_jinja(value: &Value) -> minijinja::Value {
+    match value {
+        Value::Null => minijinja::Value::from(()),
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => (*n as i64).into(),
+        Value::Number(n) => (*n).into(),
+        Value::List(items) => items.iter().map(to_jinja).collect::<Vec<_>>().into(),
+        other => other.to_text().into(),
+    }
+}
+
+/// The whole message as RFC 5322 text. Addresses are parsed (a line break
+/// or a stray character in contact data is an error, never a header).
+#[allow(clippy::too_many_arguments)]
+fn email(
+    contact: &Contact,
+    from: &str,
+    subject: &str,
+    body: String,
+    html: bool,
+    id: &str,
+    unsubscribe: &str,
+    due: &Due,
+) -> Result<String, String> {
+    let to_text = contact.field("email").to_text();
+    if to_text.is_empty() {
+        return Err(format!("contact `{}` has no e-mail address", contact.id));
+    }
+    let name = contact
+        .field("first_name")
+        .to_text()
+        .replace(['\r', '\n'], " ");
+    let to: Mailbox = match name.trim() {
+        "" => to_text.parse(),
+        name => format!("{} <{to_text}>", quote(name)).parse(),
+    }
+    .map_err(|e| {
+        format!(
+            "contact `{}`: `{to_text}` is not a usable address ({e})",
+            contact.id
+        )
+    })?;
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| format!("sender `{from}` is not a usable address ({e})"))?;
+    let date = std::time::SystemTime::UNIX_EPOCH
+        + std::time::Duration::from_secs(due.instant.as_second().max(0) as u64);
+    let message = Message::builder()
+        .message_id(Some(format!("<{id}@flowc>")))
+        .date(date)
+        .from(from)
+        .to(to)
+        .subject(subject.replace(['\r', '\n'], " "))
+        .header(ListUnsubscribe(format!("<{unsubscribe}>")))
+        .header(if html {
+            ContentType::TEXT_HTML
+        } else {
+            ContentType::TEXT_PLAIN
+        })
+        .body(body)
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
+}
+
+/// A display name in quotes, with quotes and backslashes escaped.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `List-Unsubscribe: <url>`
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        // Only URL characters: nothing from contact data reaches this header.
+        let clean: String = self.0.chars().filter(|c| !c.is_control()).collect();
+        lettre::message::header::HeaderValue::new(Self::name(), clean)
+    }
+}

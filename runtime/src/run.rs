@@ -1,0 +1,276 @@
+//! One scheduler-invoked run: the window since the last completed run, what
+//! the VM finds due in it for each contact, recorded before it is delivered,
+//! marked after; pending sends of earlier runs retried within their deadline.
+//!
+//! Exactly once: a send's key (flow, rule, contact, occurrence) is recorded
+//! under a unique constraint before delivery starts; delivery writes by the
+//! key's id, so a crash anywhere leaves each send delivered once or pending.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::bytecode::Program;
+use crate::calendar::{Window, ZoneDb};
+use crate::delivery::{render_due, Outbox, RenderSettings};
+use crate::input::ContactReader;
+use crate::state::{SendKey, SendRecord, SendStatus, StateStore};
+use crate::vm::{Action, ContactProblem, Evaluator, Event, History, Outcome, Skip};
+
+pub struct RunOptions {
+    /// The clock of the run (`--now`, else the system clock).
+    pub now: Timestamp,
+    /// How far back the first run looks.
+    pub lookback: SignedDuration,
+    pub render: RenderSettings,
+}
+
+/// What a run did, for the summary and the exit code.
+#[derive(Debug, Default, Serialize)]
+pub struct RunSummary {
+    pub run: i64,
+    pub window_from: String,
+    pub window_to: String,
+    pub zone_rules: String,
+    pub contacts: u64,
+    pub rejected_rows: Vec<String>,
+    pub held_contacts: Vec<String>,
+    pub due: u64,
+    pub delivered: u64,
+    pub skipped: u64,
+    pub pending: Vec<String>,
+    pub missed: Vec<String>,
+    pub retried: u64,
+}
+
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<crate::state::StateError> for RunError {
+    fn from(e: crate::state::StateError) -> RunError {
+        RunError(e.0)
+    }
+}
+
+fn describe(key: &SendKey) -> String {
+    format!(
+        "{}/{} for {} ({})",
+        key.flow, key.rule, key.contact, key.occurrence
+    )
+}
+
+/// Runs `program` over the contacts, recording in `store` and delivering
+/// through `outbox`.
+#[allow(clippy::too_many_arguments)]
+pub fn run<R: Read>(
+    program: &Program,
+    zones: &ZoneDb,
+    store: &mut dyn StateStore,
+    outbox: &mut dyn Outbox,
+    contacts: ContactReader<R>,
+    contacts_name: &str,
+    mut events: HashMap<String, Vec<Event>>,
+    options: &RunOptions,
+) -> Result<RunSummary, RunError> {
+    let now = options.now;
+    let from = match store.last_completed_run()? {
+        Some(last) => last.window_to.min(now),
+        None => now.checked_sub(options.lookback).unwrap_or(Timestamp::MIN),
+    };
+    let run = store.begin_run(from, now, now)?;
+    let mut summary = RunSummary {
+        run,
+        window_from: from.to_string(),
+        window_to: now.to_string(),
+        zone_rules: zones.source_description(),
+        ..RunSummary::default()
+    };
+
+    // First what earlier runs left pending.
+    for record in store.pending()? {
+        summary.retried += 1;
+        settle(store, outbox, &record, now, &mut summary)?;
+    }
+
+    let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
+    let mut evaluator = Evaluator::new(program, zones);
+    for contact in contacts {
+        let contact = match contact {
+            Ok(contact) => contact,
+            Err(error) => {
+                summary
+                    .rejected_rows
+                    .push(format!("{contacts_name}:{}: {}", error.line, error.reason));
+                continue;
+            }
+        };
+        summary.contacts += 1;
+        let Some(window) = &window else { continue };
+        let history = History {
+            messages: store.history(&contact.id)?,
+            events: events.remove(&contact.id).unwrap_or_default(),
+            ..History::default()
+        };
+        let evaluation = evaluator
+            .evaluate(&contact, &history, window)
+            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?;
+        for problem in &evaluation.problems {
+            summary.held_contacts.push(match problem {
+                ContactProblem::UnknownZone { flow, zone } => {
+                    format!(
+                        "{}: unknown time zone `{zone}`, flow `{flow}` held",
+                        contact.id
+                    )
+                }
+                ContactProblem::NotADate { flow, field, value } => {
+                    format!(
+                        "{}: `{field}` is `{value}`, not a date, flow `{flow}` held",
+                        contact.id
+                    )
+                }
+            });
+        }
+        for due in &evaluation.dues {
+            summary.due += 1;
+            let key = SendKey {
+                flow: due.flow.clone(),
+                rule: due.rule.clone(),
+                contact: contact.id.clone(),
+                occurrence: due.occurrence.clone(),
+            };
+            let skip = match &due.outcome {
+                Outcome::Skipped(skip) => Some(skip_text(skip)),
+                Outcome::Planned(actions) if actions.iter().all(|a| a.skipped.is_some()) => actions
+                    .iter()
+                    .find_map(|a| a.skipped.as_ref())
+                    .map(skip_text),
+                Outcome::Planned(_) => None,
+            };
+            let channel = match &due.outcome {
+                Outcome::Planned(actions) => {
+                    actions.iter().find_map(|a| match (&a.action, &a.skipped) {
+                        (Action::Send { channel, .. }, None) => Some(channel.name().to_string()),
+                        _ => None,
+                    })
+                }
+                Outcome::Skipped(_) => None,
+            };
+            let too_late = matches!(&due.outcome, Outcome::Planned(a) if a.iter().any(|p| p.skipped == Some(Skip::QuietHours)));
+            let (status, reason, payload) = match skip {
+                // Quiet hours that outlast the deadline make the send late.
+                Some(reason) if too_late => (SendStatus::Missed, Some(reason), String::new()),
+                Some(reason) => (SendStatus::Skipped, Some(reason), String::new()),
+                None => match render_due(program, &contact, due, &key.id(), &options.render) {
+                    Ok(payload) => (SendStatus::Pending, None, payload.to_string()),
+                    Err(reason) => (SendStatus::Pending, Some(reason), String::new()),
+                },
+            };
+            let record = SendRecord {
+                key,
+                due_at: due.instant,
+                deadline: due.deadline,
+                not_before: due.not_before,
+                channel,
+                status,
+                reason,
+                payload,
+            };
+            // Recorded before delivery: from here on, nothing is lost.
+            if !store.record(run, &record)? {
+                continue;
+            }
+            match status {
+                SendStatus::Skipped => {
+                    summary.skipped += 1;
+                    continue;
+                }
+                SendStatus::Missed => {
+                    let reason = record.reason.clone().unwrap_or_default();
+                    summary
+                        .missed
+                        .push(format!("{}: {reason}", describe(&record.key)));
+                    continue;
+                }
+                _ => {}
+            }
+            settle(store, outbox, &record, now, &mut summary)?;
+        }
+    }
+    let summary_json = serde_json::to_string(&summary).unwrap_or_default();
+    store.finish_run(run, now, &summary_json)?;
+    Ok(summary)
+}
+
+/// Delivers a pending send if its time has come, records it missed past
+/// its deadline, or leaves it pending with its reason.
+fn settle(
+    store: &mut dyn StateStore,
+    outbox: &mut dyn Outbox,
+    record: &SendRecord,
+    now: Timestamp,
+    summary: &mut RunSummary,
+) -> Result<(), RunError> {
+    let key = &record.key;
+    if record.deadline < now {
+        let reason = format!(
+            "past its deadline {}{}",
+            record.deadline,
+            record
+                .reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+        store.mark(key, SendStatus::Missed, Some(&reason), now)?;
+        summary.missed.push(format!("{}: {reason}", describe(key)));
+        return Ok(());
+    }
+    if let Some(not_before) = record.not_before.filter(|t| *t > now) {
+        let reason = format!("quiet hours: not before {not_before}");
+        store.mark(key, SendStatus::Pending, Some(&reason), now)?;
+        summary.pending.push(format!("{}: {reason}", describe(key)));
+        return Ok(());
+    }
+    if record.payload.is_empty() {
+        let reason = record
+            .reason
+            .clone()
+            .unwrap_or_else(|| "nothing to deliver".into());
+        summary.pending.push(format!("{}: {reason}", describe(key)));
+        return Ok(());
+    }
+    let payload: serde_json::Value = serde_json::from_str(&record.payload).unwrap_or_default();
+    match outbox.deliver(&payload) {
+        Ok(()) => {
+            store.mark(key, SendStatus::Delivered, None, now)?;
+            summary.delivered += 1;
+        }
+        Err(error) => {
+            store.mark(key, SendStatus::Pending, Some(&error.0), now)?;
+            summary.pending.push(format!("{}: {error}", describe(key)));
+        }
+    }
+    Ok(())
+}
+
+fn skip_text(skip: &Skip) -> String {
+    match skip {
+        Skip::Audience => "not in the audience".into(),
+        Skip::Condition => "condition false".into(),
+        Skip::NoConsent(c) => format!("no consent for {}", c.name()),
+        Skip::Reentry => "re-entry not allowed yet".into(),
+        Skip::Exited => "left the flow".into(),
+        Skip::QuietHours => "quiet hours past its deadline".into(),
+        Skip::Pressure(cap) => format!("pressure: {cap}"),
+    }
+}

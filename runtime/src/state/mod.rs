@@ -1,0 +1,129 @@
+//! What a run remembers between invocations, behind one narrow interface:
+//! runs and their windows, and the send log keyed by (flow, rule, contact,
+//! occurrence) under a unique constraint — the exactly-once guarantee.
+//! SQLite is the embedded default (`sqlite.rs`); a shared PostgreSQL store
+//! for several workers can implement the same trait without touching the VM.
+
+mod sqlite;
+
+pub use sqlite::SqliteState;
+
+use jiff::Timestamp;
+
+use crate::vm::SentMessage;
+
+/// The identity of a due rule for a contact: sent at most once, ever.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SendKey {
+    pub flow: String,
+    pub rule: String,
+    pub contact: String,
+    pub occurrence: String,
+}
+
+impl SendKey {
+    /// A stable identifier derived from the key (Message-ID, file names).
+    pub fn id(&self) -> String {
+        let hash = crate::bytecode::source_hash([
+            (self.flow.as_str(), self.rule.as_str()),
+            (self.contact.as_str(), self.occurrence.as_str()),
+        ]);
+        format!("{hash:016x}")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendStatus {
+    /// Recorded, not yet delivered (or delivery failed; retried next run).
+    Pending,
+    Delivered,
+    /// Past its deadline before it could be delivered.
+    Missed,
+    /// Due, but not to be done (condition, consent, pressure...).
+    Skipped,
+}
+
+impl SendStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendStatus::Pending => "pending",
+            SendStatus::Delivered => "delivered",
+            SendStatus::Missed => "missed",
+            SendStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SendStatus> {
+        Some(match text {
+            "pending" => SendStatus::Pending,
+            "delivered" => SendStatus::Delivered,
+            "missed" => SendStatus::Missed,
+            "skipped" => SendStatus::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// One row of the send log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SendRecord {
+    pub key: SendKey,
+    pub due_at: Timestamp,
+    pub deadline: Timestamp,
+    pub not_before: Option<Timestamp>,
+    /// The first channel the rule sends on, if it sends.
+    pub channel: Option<String>,
+    pub status: SendStatus,
+    /// Why it is pending, skipped or missed.
+    pub reason: Option<String>,
+    /// The rendered actions (JSON): what delivery writes, identical on retry.
+    pub payload: String,
+}
+
+/// A completed run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub window_from: Timestamp,
+    pub window_to: Timestamp,
+}
+
+#[derive(Debug)]
+pub struct StateError(pub String);
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for StateError {}
+
+pub type StateResult<T> = Result<T, StateError>;
+
+/// The state layer. Every write is durable when the call returns.
+pub trait StateStore {
+    /// The last run that completed, if any.
+    fn last_completed_run(&self) -> StateResult<Option<RunRecord>>;
+    /// Starts a run over `[from, to)`; returns its id.
+    fn begin_run(&mut self, from: Timestamp, to: Timestamp, started: Timestamp)
+        -> StateResult<i64>;
+    /// Marks the run completed, with its summary (JSON).
+    fn finish_run(&mut self, run: i64, finished: Timestamp, summary: &str) -> StateResult<()>;
+    /// Records a due rule unless its key is already known. True when new.
+    fn record(&mut self, run: i64, send: &SendRecord) -> StateResult<bool>;
+    /// Updates the status of a recorded key.
+    fn mark(
+        &mut self,
+        key: &SendKey,
+        status: SendStatus,
+        reason: Option<&str>,
+        at: Timestamp,
+    ) -> StateResult<()>;
+    /// Rows still pending (from this or earlier runs).
+    fn pending(&self) -> StateResult<Vec<SendRecord>>;
+    /// The messages sent (or being sent) to a contact: the VM's history.
+    fn history(&self, contact: &str) -> StateResult<Vec<SentMessage>>;
+    /// Counts of the send log by (flow, rule, status): the report.
+    fn counts(&self) -> StateResult<Vec<(String, String, String, u64)>>;
+}

@@ -1,0 +1,240 @@
+//! The state in one SQLite file (WAL mode; every write in a transaction).
+//! Instants are stored as RFC 3339 text, which sorts in time order.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{RunRecord, SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore};
+use crate::bytecode::Channel;
+use crate::vm::SentMessage;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    window_from TEXT NOT NULL,
+    window_to TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS sends (
+    flow TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    not_before TEXT,
+    channel TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    payload TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (flow, rule, contact, occurrence)
+);
+CREATE INDEX IF NOT EXISTS sends_by_contact ON sends (contact);
+CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
+";
+
+pub struct SqliteState {
+    connection: Connection,
+}
+
+fn error(context: &str) -> impl Fn(rusqlite::Error) -> StateError + '_ {
+    move |e| StateError(format!("{context}: {e}"))
+}
+
+fn instant(text: String) -> rusqlite::Result<Timestamp> {
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl SqliteState {
+    /// Opens (or creates) the state file.
+    pub fn open(path: &Path) -> StateResult<SqliteState> {
+        let connection = Connection::open(path).map_err(|e| {
+            StateError(format!(
+                "cannot open the state file {}: {e}",
+                path.display()
+            ))
+        })?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")
+            .map_err(error("cannot configure the state file"))?;
+        connection.execute_batch(SCHEMA).map_err(|e| {
+            StateError(format!("{} is not a flowc state file: {e}", path.display()))
+        })?;
+        Ok(SqliteState { connection })
+    }
+
+    fn record_of(row: &rusqlite::Row) -> rusqlite::Result<SendRecord> {
+        let status: String = row.get(8)?;
+        Ok(SendRecord {
+            key: SendKey {
+                flow: row.get(0)?,
+                rule: row.get(1)?,
+                contact: row.get(2)?,
+                occurrence: row.get(3)?,
+            },
+            due_at: instant(row.get(4)?)?,
+            deadline: instant(row.get(5)?)?,
+            not_before: row.get::<_, Option<String>>(6)?.map(instant).transpose()?,
+            channel: row.get(7)?,
+            status: SendStatus::parse(&status).unwrap_or(SendStatus::Pending),
+            reason: row.get(9)?,
+            payload: row.get(10)?,
+        })
+    }
+}
+
+impl StateStore for SqliteState {
+    fn last_completed_run(&self) -> StateResult<Option<RunRecord>> {
+        self.connection
+            .query_row(
+                "SELECT id, window_from, window_to FROM runs WHERE finished_at IS NOT NULL ORDER BY window_to DESC, id DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok(RunRecord {
+                        id: row.get(0)?,
+                        window_from: instant(row.get(1)?)?,
+                        window_to: instant(row.get(2)?)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(error("cannot read the last run"))
+    }
+
+    fn begin_run(
+        &mut self,
+        from: Timestamp,
+        to: Timestamp,
+        started: Timestamp,
+    ) -> StateResult<i64> {
+        self.connection
+            .execute(
+                "INSERT INTO runs (window_from, window_to, started_at) VALUES (?1, ?2, ?3)",
+                params![from.to_string(), to.to_string(), started.to_string()],
+            )
+            .map_err(error("cannot record the run"))?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn finish_run(&mut self, run: i64, finished: Timestamp, summary: &str) -> StateResult<()> {
+        self.connection
+            .execute(
+                "UPDATE runs SET finished_at = ?1, summary = ?2 WHERE id = ?3",
+                params![finished.to_string(), summary, run],
+            )
+            .map_err(error("cannot record the end of the run"))?;
+        Ok(())
+    }
+
+    fn record(&mut self, run: i64, send: &SendRecord) -> StateResult<bool> {
+        let inserted = self
+            .connection
+            .execute(
+                "INSERT OR IGNORE INTO sends (flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload, run_id, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5)",
+                params![
+                    send.key.flow,
+                    send.key.rule,
+                    send.key.contact,
+                    send.key.occurrence,
+                    send.due_at.to_string(),
+                    send.deadline.to_string(),
+                    send.not_before.map(|t| t.to_string()),
+                    send.channel,
+                    send.status.as_str(),
+                    send.reason,
+                    send.payload,
+                    run,
+                ],
+            )
+            .map_err(error("cannot record a due send"))?;
+        Ok(inserted == 1)
+    }
+
+    fn mark(
+        &mut self,
+        key: &SendKey,
+        status: SendStatus,
+        reason: Option<&str>,
+        at: Timestamp,
+    ) -> StateResult<()> {
+        self.connection
+            .execute(
+                "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3 WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
+                params![status.as_str(), reason, at.to_string(), key.flow, key.rule, key.contact, key.occurrence],
+            )
+            .map_err(error("cannot update a send"))?;
+        Ok(())
+    }
+
+    fn pending(&self) -> StateResult<Vec<SendRecord>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload
+                 FROM sends WHERE status = 'pending' ORDER BY due_at, flow, rule, contact",
+            )
+            .map_err(error("cannot read pending sends"))?;
+        let rows = statement
+            .query_map([], SqliteState::record_of)
+            .map_err(error("cannot read pending sends"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read pending sends"))
+    }
+
+    fn history(&self, contact: &str) -> StateResult<Vec<SentMessage>> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT flow, rule, occurrence, due_at, channel FROM sends
+                 WHERE contact = ?1 AND status IN ('pending', 'delivered')",
+            )
+            .map_err(error("cannot read the contact's history"))?;
+        let rows = statement
+            .query_map([contact], |row| {
+                let mut message = SentMessage::new(
+                    &row.get::<_, String>(0)?,
+                    &row.get::<_, String>(1)?,
+                    &row.get::<_, String>(2)?,
+                    instant(row.get(3)?)?,
+                );
+                message.channel = match row.get::<_, Option<String>>(4)?.as_deref() {
+                    Some("email") => Some(Channel::Email),
+                    Some("sms") => Some(Channel::Sms),
+                    Some("push") => Some(Channel::Push),
+                    _ => None,
+                };
+                Ok(message)
+            })
+            .map_err(error("cannot read the contact's history"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read the contact's history"))
+    }
+
+    fn counts(&self) -> StateResult<Vec<(String, String, String, u64)>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT flow, rule, status, COUNT(*) FROM sends GROUP BY flow, rule, status ORDER BY flow, rule, status")
+            .map_err(error("cannot count sends"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get::<_, i64>(3)? as u64,
+                ))
+            })
+            .map_err(error("cannot count sends"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot count sends"))
+    }
+}

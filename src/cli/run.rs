@@ -1,0 +1,227 @@
+//! `flowc run --program P --contacts F`: the job a scheduler (cron, a
+//! systemd timer, a Kubernetes CronJob) invokes. Covers everything due
+//! since the last completed run, records each send before delivering it,
+//! and says what it did.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use flowc_compiler::ZoneDb;
+use flowc_runtime::bytecode;
+use flowc_runtime::delivery::{FileOutbox, RenderSettings};
+use flowc_runtime::input::{read_events, ContactReader};
+use flowc_runtime::run::{run as run_program, RunOptions};
+use flowc_runtime::state::SqliteState;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{EXIT_OK, EXIT_USAGE};
+
+/// Some sends were past their deadline: the run worked, but was late.
+pub const EXIT_MISSED: u8 = 3;
+/// Another run holds the state.
+pub const EXIT_LOCKED: u8 = 4;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The program, from `flowc build`; or flows (a project folder or
+    /// `.flow` files), compiled for this run.
+    #[arg(long, value_name = "FILE")]
+    program: PathBuf,
+
+    /// Contacts, CSV with a header line (an `id` column and schema fields).
+    #[arg(long, value_name = "FILE")]
+    contacts: PathBuf,
+
+    /// Events (JSON Lines): purchases, visits, opens, clicks, redemptions...
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+
+    /// The state file (SQLite), created when missing.
+    #[arg(long, value_name = "FILE", default_value = "flow.db")]
+    state: PathBuf,
+
+    /// Where messages are written: one .eml per e-mail, one .json per other action.
+    #[arg(long, value_name = "DIR", default_value = "outbox")]
+    outbox: PathBuf,
+
+    /// The run's clock (an instant such as 2027-03-01T08:00:00Z); default: now.
+    #[arg(long, value_name = "INSTANT")]
+    now: Option<String>,
+
+    /// How far back the first run looks, in hours.
+    #[arg(long, value_name = "HOURS", default_value = "24")]
+    lookback_hours: u32,
+
+    /// `From:` for rules that name no sender.
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        default_value = "flowc <noreply@example.invalid>",
+        env = "FLOWC_FROM"
+    )]
+    from_address: String,
+
+    /// Base of unsubscribe links (the message id is appended).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://example.invalid/unsubscribe",
+        env = "FLOWC_UNSUBSCRIBE_URL"
+    )]
+    unsubscribe_url: String,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: RunArgs, zones: &ZoneDb) -> u8 {
+    match execute(args, zones) {
+        Ok(code) => code,
+        Err((code, message)) => {
+            eprintln!("error: {message}");
+            code
+        }
+    }
+}
+
+/// A `.flowb` file, or flows compiled now (their problems printed).
+fn load_program(path: &std::path::Path, zones: &ZoneDb) -> Result<bytecode::Program, (u8, String)> {
+    let is_sources = path.is_dir() || path.extension().is_some_and(|e| e == "flow");
+    if !is_sources {
+        let bytes = std::fs::read(path)
+            .map_err(|e| (EXIT_USAGE, format!("cannot read {}: {e}", path.display())))?;
+        return bytecode::decode(&bytes)
+            .map_err(|e| (EXIT_USAGE, format!("{}: {e}", path.display())));
+    }
+    let args = super::check::SourceArgs::for_paths(vec![path.to_path_buf()]);
+    let checked = super::check::check_sources(&args, zones, true)
+        .map_err(|code| (code, "cannot read the flows".to_string()))?;
+    if checked.exit != EXIT_OK {
+        return Err((
+            checked.exit,
+            format!("{} has errors: nothing was run", path.display()),
+        ));
+    }
+    let mut programs = checked.programs.into_iter().flatten();
+    match (programs.next(), programs.next()) {
+        (Some(program), None) => Ok(program),
+        _ => Err((
+            EXIT_USAGE,
+            "`flowc run` takes the flows of one project".to_string(),
+        )),
+    }
+}
+
+fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
+    let usage = |m: String| (EXIT_USAGE, m);
+    let now = match &args.now {
+        Some(text) => text.parse::<Timestamp>().map_err(|_| {
+            usage(format!(
+                "--now `{text}` is not an instant (e.g. 2027-03-01T08:00:00Z)"
+            ))
+        })?,
+        None => Timestamp::now(),
+    };
+    let program = load_program(&args.program, zones)?;
+
+    // One run at a time per state: the lock goes with the process, even killed.
+    let lock_path = PathBuf::from(format!("{}.lock", args.state.display()));
+    let lock = File::create(&lock_path)
+        .map_err(|e| usage(format!("cannot create {}: {e}", lock_path.display())))?;
+    if lock.try_lock().is_err() {
+        return Err((
+            EXIT_LOCKED,
+            format!(
+                "another run holds {} (lock {}); this run did nothing. Wait for it, or stop it",
+                args.state.display(),
+                lock_path.display()
+            ),
+        ));
+    }
+
+    let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
+    let mut outbox = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
+    let events = match &args.events {
+        Some(path) => {
+            let file = File::open(path)
+                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+            let events = read_events(&program, BufReader::new(file));
+            for error in &events.errors {
+                eprintln!(
+                    "warning: {}:{}: {}; line skipped",
+                    path.display(),
+                    error.line,
+                    error.reason
+                );
+            }
+            events.by_contact
+        }
+        None => Default::default(),
+    };
+    let file = File::open(&args.contacts)
+        .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
+    let contacts = ContactReader::new(&program, BufReader::new(file))
+        .map_err(|e| usage(format!("{}: {e}", args.contacts.display())))?;
+    let options = RunOptions {
+        now,
+        lookback: SignedDuration::from_hours(i64::from(args.lookback_hours)),
+        render: RenderSettings {
+            default_sender: args.from_address.clone(),
+            unsubscribe_base: args.unsubscribe_url.clone(),
+        },
+    };
+    let contacts_name = args.contacts.display().to_string();
+    let summary = run_program(
+        &program,
+        zones,
+        &mut store,
+        &mut outbox,
+        contacts,
+        &contacts_name,
+        events,
+        &options,
+    )
+    .map_err(|e| usage(e.0))?;
+
+    for row in &summary.rejected_rows {
+        eprintln!("warning: {row}; contact skipped");
+    }
+    for held in &summary.held_contacts {
+        eprintln!("warning: contact {held}");
+    }
+    for pending in &summary.pending {
+        eprintln!("pending: {pending}");
+    }
+    for missed in &summary.missed {
+        eprintln!("MISSED: {missed}");
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered to {}, {} skipped, {} pending, {} missed, {} retried",
+            summary.run,
+            summary.window_from,
+            summary.window_to,
+            summary.zone_rules,
+            summary.contacts,
+            summary.due,
+            summary.delivered,
+            args.outbox.display(),
+            summary.skipped,
+            summary.pending.len(),
+            summary.missed.len(),
+            summary.retried,
+        );
+    }
+    Ok(if summary.missed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_MISSED
+    })
+}

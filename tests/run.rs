@@ -1,0 +1,310 @@
+//! `flowc run` with a real SQLite state file and the folder outbox: exactly
+//! once across re-runs and crashes, catch-up, missed sends, the run lock,
+//! outages retried, and contact data that cannot become a header.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flowc_runtime::bytecode;
+use flowc_runtime::calendar::ZoneDb;
+use flowc_runtime::delivery::{DeliveryError, FileOutbox, Outbox, RenderSettings};
+use flowc_runtime::input::ContactReader;
+use flowc_runtime::run::{run, RunOptions};
+use flowc_runtime::state::SqliteState;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const BIN: &str = env!("CARGO_BIN_EXE_flowc");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn flowc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("FLOWC_TZDIR")
+        .output()
+        .expect("flowc runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The birthday example built into `dir/b.flowb`, with its contacts copied.
+fn setup(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    let example = Path::new(ROOT).join("examples/birthday");
+    let built = flowc(
+        &dir,
+        &["build", example.to_str().expect("utf-8"), "-o", "b.flowb"],
+    );
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    std::fs::copy(example.join("contacts.csv"), dir.join("contacts.csv")).expect("copy");
+    dir
+}
+
+fn run_at(dir: &Path, now: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--program",
+        "b.flowb",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        now,
+    ];
+    args.extend(extra);
+    flowc(dir, &args)
+}
+
+fn outbox(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_second_run_at_the_same_instant_sends_nothing_again() {
+    let dir = setup("twice");
+    // c001 (Paris) is born on 15 June: offer due 31 May 08:00 local.
+    let first = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
+    let files = outbox(&dir);
+    assert_eq!(files.len(), 2, "birthday and fixed-line offers: {files:?}");
+    let mail =
+        std::fs::read_to_string(dir.join("outbox").join(files.iter().next().unwrap())).unwrap();
+    assert!(mail.contains("To: Ana <ana@example.com>"), "{mail}");
+    assert!(
+        mail.contains("List-Unsubscribe: <https://example.invalid/unsubscribe/"),
+        "{mail}"
+    );
+    assert!(
+        mail.lines()
+            .any(|l| l.starts_with("Message-ID: <") && l.ends_with("@flowc>")),
+        "{mail}"
+    );
+    let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(
+        text(&again.stdout).contains(" 0 due, 0 delivered"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(outbox(&dir), files);
+}
+
+#[test]
+fn a_scheduler_that_missed_a_day_sends_what_an_hourly_one_sends() {
+    let hourly = setup("hourly");
+    let mut hour: jiff::Timestamp = "2027-05-30T00:00:00Z".parse().unwrap();
+    for _ in 0..72 {
+        let out = run_at(&hourly, &hour.to_string(), &["--lookback-hours", "1"]);
+        assert!(out.status.code() == Some(0), "{}", text(&out.stderr));
+        hour = hour
+            .checked_add(jiff::SignedDuration::from_hours(1))
+            .unwrap();
+    }
+    let daily = setup("daily");
+    let first = run_at(&daily, "2027-05-30T01:00:00Z", &["--lookback-hours", "1"]);
+    assert!(first.status.success());
+    // The scheduler then stays silent for two days less an hour.
+    let late = run_at(&daily, &hour.to_string(), &[]);
+    // What was due on a day already over is reported missed, not sent late.
+    let missed = text(&late.stderr);
+    let hourly_files = outbox(&hourly);
+    let daily_files = outbox(&daily);
+    assert!(daily_files.is_subset(&hourly_files));
+    let missing = hourly_files.len() - daily_files.len();
+    assert_eq!(missing, missed.matches("MISSED").count(), "{missed}");
+    if missing > 0 {
+        assert_eq!(late.status.code(), Some(3));
+    }
+}
+
+#[test]
+fn a_run_after_the_deadline_reports_missed_with_a_distinct_exit_code() {
+    let dir = setup("missed");
+    let out = run_at(&dir, "2027-06-01T06:30:00Z", &["--lookback-hours", "48"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("MISSED: birthday/offer for c001 (birthday/2027): past its deadline"),
+        "{stderr}"
+    );
+    assert!(outbox(&dir).is_empty(), "nothing is sent after its day");
+}
+
+#[test]
+fn two_runs_at_once_cannot_both_deliver() {
+    let dir = setup("locked");
+    let lock = std::fs::File::create(dir.join("flow.db.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(
+        text(&out.stderr).contains("another run holds"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(outbox(&dir).is_empty());
+    drop(lock);
+    assert_eq!(
+        run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+/// An outbox that fails (an outage) or dies after writing (a crash).
+struct Flaky {
+    inner: FileOutbox,
+    fail: bool,
+    panic_after_write: bool,
+}
+
+impl Outbox for Flaky {
+    fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError> {
+        if self.fail {
+            return Err(DeliveryError("connection refused".into()));
+        }
+        self.inner.deliver(payload)?;
+        if self.panic_after_write {
+            panic!("killed between delivery and its record");
+        }
+        Ok(())
+    }
+}
+
+fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime::run::RunSummary {
+    let program = bytecode::decode(&std::fs::read(dir.join("b.flowb")).unwrap()).unwrap();
+    let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
+    let contacts = ContactReader::new(
+        &program,
+        std::fs::File::open(dir.join("contacts.csv")).unwrap(),
+    )
+    .unwrap();
+    let options = RunOptions {
+        now: now.parse().unwrap(),
+        lookback: jiff::SignedDuration::from_hours(2),
+        render: RenderSettings {
+            default_sender: "shop <shop@example.com>".into(),
+            unsubscribe_base: "https://example.com/u".into(),
+        },
+    };
+    run(
+        &program,
+        &ZoneDb::bundled(),
+        &mut state,
+        outbox,
+        contacts,
+        "contacts.csv",
+        Default::default(),
+        &options,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_outage_loses_nothing_and_the_next_run_delivers() {
+    let dir = setup("outage");
+    let mut down = Flaky {
+        inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+        fail: true,
+        panic_after_write: false,
+    };
+    let summary = library_run(&dir, "2027-05-31T07:00:00Z", &mut down);
+    assert_eq!(
+        (summary.delivered, summary.pending.len()),
+        (0, 2),
+        "{summary:?}"
+    );
+    assert!(summary.pending[0].contains("connection refused"));
+    let mut up = Flaky {
+        inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+        fail: false,
+        panic_after_write: false,
+    };
+    let summary = library_run(&dir, "2027-05-31T08:00:00Z", &mut up);
+    assert_eq!((summary.retried, summary.delivered), (2, 2), "{summary:?}");
+    assert_eq!(outbox(&dir).len(), 2);
+}
+
+#[test]
+fn a_crash_between_delivery_and_its_record_delivers_once() {
+    let dir = setup("crash");
+    let crashed = std::panic::catch_unwind(|| {
+        let mut dying = Flaky {
+            inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+            fail: false,
+            panic_after_write: true,
+        };
+        library_run(&dir, "2027-05-31T07:00:00Z", &mut dying)
+    });
+    assert!(crashed.is_err());
+    assert_eq!(
+        outbox(&dir).len(),
+        1,
+        "the first message was written before the crash"
+    );
+    let mut up = Flaky {
+        inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+        fail: false,
+        panic_after_write: false,
+    };
+    let summary = library_run(&dir, "2027-05-31T07:30:00Z", &mut up);
+    // The crashed run never completed: the next one covers its window again.
+    assert_eq!(summary.window_from, "2027-05-31T05:30:00Z");
+    assert_eq!(
+        outbox(&dir).len(),
+        2,
+        "each message once: {:?}",
+        outbox(&dir)
+    );
+}
+
+#[test]
+fn contact_data_cannot_add_a_header() {
+    let dir = setup("inject");
+    std::fs::write(
+        dir.join("contacts.csv"),
+        "id,email,first_name,time_zone,birthday,email_optin\nx1,x1@example.com,\"Eve\r\nBcc: all@example.com\",Europe/Paris,1990-06-15,true\n",
+    )
+    .unwrap();
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = outbox(&dir);
+    assert!(!files.is_empty());
+    for file in files {
+        let mail = std::fs::read_to_string(dir.join("outbox").join(file)).unwrap();
+        let headers = mail.split("\r\n\r\n").next().unwrap_or(&mail);
+        assert!(
+            !headers
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc:")),
+            "{headers}"
+        );
+        assert!(headers.lines().all(|l| !l.starts_with("Bcc")), "{headers}");
+        assert!(
+            headers.contains("Subject: Eve  Bcc: all@example.com"),
+            "one line: {headers}"
+        );
+    }
+}
