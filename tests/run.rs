@@ -308,3 +308,61 @@ fn contact_data_cannot_add_a_header() {
         );
     }
 }
+
+#[test]
+fn simulate_says_what_run_does() {
+    let dir = setup("same-engine");
+    // A scheduler every six hours over the first days of January…
+    let (mut delivered, mut missed) = (0, 0);
+    let mut now: jiff::Timestamp = "2027-01-01T06:00:00Z".parse().unwrap();
+    while now <= "2027-01-12T00:00:00Z".parse().unwrap() {
+        let out = run_at(&dir, &now.to_string(), &["--lookback-hours", "6", "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let summary: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("a JSON summary");
+        delivered += summary["delivered"].as_u64().unwrap();
+        missed += summary["missed"].as_array().unwrap().len();
+        now = now
+            .checked_add(jiff::SignedDuration::from_hours(6))
+            .unwrap();
+    }
+    // …and a simulation of the same window.
+    let example = Path::new(ROOT).join("examples/birthday");
+    let sim = flowc(
+        &dir,
+        &[
+            "simulate",
+            example.to_str().unwrap(),
+            "--contacts",
+            "contacts.csv",
+            "--from",
+            "2027-01-01T00:00:00Z",
+            "--to",
+            "2027-01-12T00:00:00Z",
+            "--format",
+            "json",
+        ],
+    );
+    let timeline: serde_json::Value = serde_json::from_slice(&sim.stdout).expect("a JSON timeline");
+    let sends: BTreeSet<(String, String, String)> = timeline["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "due")
+        .map(|r| {
+            (
+                r["flow"].as_str().unwrap().into(),
+                r["rule"].as_str().unwrap().into(),
+                r["contact"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(!sends.is_empty());
+    assert_eq!(missed, 0);
+    assert_eq!(
+        delivered,
+        sends.len() as u64,
+        "what simulate says is sent is what run delivers"
+    );
+    assert_eq!(outbox(&dir).len(), sends.len());
+}
