@@ -366,3 +366,40 @@ fn simulate_says_what_run_does() {
     );
     assert_eq!(outbox(&dir).len(), sends.len());
 }
+
+#[test]
+fn report_and_status_tell_what_the_runs_did() {
+    let dir = setup("report");
+    assert_eq!(
+        run_at(&dir, "2027-01-09T22:00:00Z", &[]).status.code(),
+        Some(0)
+    );
+    let report = flowc(&dir, &["report", "--json"]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let counts: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let line = |rule: &str, status: &str| {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["rule"] == rule && c["status"] == status)
+            .cloned()
+    };
+    assert_eq!(line("reminder", "delivered").unwrap()["count"], 1);
+    assert_eq!(
+        line("thank_you", "skipped").unwrap()["reason"],
+        "condition false"
+    );
+    let status = flowc(&dir, &["status"]);
+    let status = text(&status.stdout);
+    assert!(
+        status.contains(
+            "run 1 2027-01-08T22:00:00Z to 2027-01-09T22:00:00Z: done: 3 due, 2 delivered"
+        ),
+        "{status}"
+    );
+    assert!(status.contains("pending: 0"), "{status}");
+    let missing = flowc(&dir, &["report", "--state", "nowhere.db"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("nowhere.db does not exist"));
+}

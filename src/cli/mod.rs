@@ -7,6 +7,7 @@ mod disasm;
 mod explain;
 mod inputs;
 mod output;
+mod report;
 mod run;
 mod simulate;
 mod test;
@@ -54,6 +55,10 @@ enum Command {
     Test(test::TestArgs),
     /// Deliver what is due since the last run (for cron, systemd, CronJob).
     Run(run::RunArgs),
+    /// Per flow and rule: delivered, pending, missed, skipped, and why.
+    Report(report::ReportArgs),
+    /// The latest runs, their windows and counts, and what is pending.
+    Status(report::ReportArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
 }
@@ -104,6 +109,8 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &zones),
         Command::Test(args) => test::run(args, &zones),
         Command::Run(args) => run::run(args, &zones),
+        Command::Report(args) => report::report(args),
+        Command::Status(args) => report::status(args),
         Command::Explain(args) => explain::run(args),
     };
     ExitCode::from(code)

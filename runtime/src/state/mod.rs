@@ -124,6 +124,30 @@ pub trait StateStore {
     fn pending(&self) -> StateResult<Vec<SendRecord>>;
     /// The messages sent (or being sent) to a contact: the VM's history.
     fn history(&self, contact: &str) -> StateResult<Vec<SentMessage>>;
-    /// Counts of the send log by (flow, rule, status): the report.
-    fn counts(&self) -> StateResult<Vec<(String, String, String, u64)>>;
+    /// Counts of the send log by flow, rule, status and reason: the report.
+    fn counts(&self) -> StateResult<Vec<SendCount>>;
+    /// The latest runs, newest first.
+    fn runs(&self, limit: u32) -> StateResult<Vec<RunInfo>>;
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct SendCount {
+    pub flow: String,
+    pub rule: String,
+    pub status: String,
+    pub reason: Option<String>,
+    pub count: u64,
+}
+
+/// A run as `flowc status` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RunInfo {
+    pub id: i64,
+    pub window_from: String,
+    pub window_to: String,
+    pub started_at: String,
+    /// `None`: it did not complete (still running, or stopped).
+    pub finished_at: Option<String>,
+    pub summary: Option<serde_json::Value>,
 }

@@ -6,7 +6,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{RunRecord, SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore};
+use super::{
+    RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
+    StateStore,
+};
 use crate::bytecode::Channel;
 use crate::vm::SentMessage;
 
@@ -219,22 +222,49 @@ impl StateStore for SqliteState {
             .map_err(error("cannot read the contact's history"))
     }
 
-    fn counts(&self) -> StateResult<Vec<(String, String, String, u64)>> {
+    fn counts(&self) -> StateResult<Vec<SendCount>> {
         let mut statement = self
             .connection
-            .prepare("SELECT flow, rule, status, COUNT(*) FROM sends GROUP BY flow, rule, status ORDER BY flow, rule, status")
+            .prepare(
+                "SELECT flow, rule, status, CASE WHEN status = 'delivered' THEN NULL ELSE reason END AS why, COUNT(*)
+                 FROM sends GROUP BY flow, rule, status, why ORDER BY flow, rule, status, why",
+            )
             .map_err(error("cannot count sends"))?;
         let rows = statement
             .query_map([], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get::<_, i64>(3)? as u64,
-                ))
+                Ok(SendCount {
+                    flow: row.get(0)?,
+                    rule: row.get(1)?,
+                    status: row.get(2)?,
+                    reason: row.get(3)?,
+                    count: row.get::<_, i64>(4)? as u64,
+                })
             })
             .map_err(error("cannot count sends"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot count sends"))
+    }
+
+    fn runs(&self, limit: u32) -> StateResult<Vec<RunInfo>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT id, window_from, window_to, started_at, finished_at, summary FROM runs ORDER BY id DESC LIMIT ?1")
+            .map_err(error("cannot read the runs"))?;
+        let rows = statement
+            .query_map([limit], |row| {
+                Ok(RunInfo {
+                    id: row.get(0)?,
+                    window_from: row.get(1)?,
+                    window_to: row.get(2)?,
+                    started_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                    summary: row
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
+                })
+            })
+            .map_err(error("cannot read the runs"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read the runs"))
     }
 }

@@ -1,0 +1,140 @@
+//! `flowc report` and `flowc status`: what the runs did, from the state.
+
+use std::path::PathBuf;
+
+use flowc_runtime::state::{SqliteState, StateStore};
+
+use super::{EXIT_OK, EXIT_USAGE};
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The state file written by `flowc run`.
+    #[arg(long, value_name = "FILE", default_value = "flow.db")]
+    state: PathBuf,
+
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn open(args: &ReportArgs) -> Result<SqliteState, u8> {
+    if !args.state.exists() {
+        eprintln!(
+            "error: {} does not exist: no run has used it yet",
+            args.state.display()
+        );
+        return Err(EXIT_USAGE);
+    }
+    SqliteState::open(&args.state).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })
+}
+
+/// Per flow and rule: delivered, pending (why), missed, skipped (why).
+pub fn report(args: ReportArgs) -> u8 {
+    let state = match open(&args) {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let counts = match state.counts() {
+        Ok(counts) => counts,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&counts).unwrap_or_default()
+        );
+        return EXIT_OK;
+    }
+    println!(
+        "{:<20} {:<20} {:<10} {:>6}  reason",
+        "flow", "rule", "status", "count"
+    );
+    for c in &counts {
+        println!(
+            "{:<20} {:<20} {:<10} {:>6}  {}",
+            c.flow,
+            c.rule,
+            c.status,
+            c.count,
+            c.reason.as_deref().unwrap_or("")
+        );
+    }
+    if counts.is_empty() {
+        println!("(nothing recorded yet)");
+    }
+    EXIT_OK
+}
+
+/// The latest runs and what is pending.
+pub fn status(args: ReportArgs) -> u8 {
+    let state = match open(&args) {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let (runs, pending) = match (state.runs(10), state.pending()) {
+        (Ok(runs), Ok(pending)) => (runs, pending),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.json {
+        let pending: Vec<_> = pending
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "flow": p.key.flow, "rule": p.key.rule, "contact": p.key.contact,
+                    "occurrence": p.key.occurrence, "due_at": p.due_at.to_string(),
+                    "deadline": p.deadline.to_string(), "reason": p.reason,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs, "pending": pending }))
+                .unwrap_or_default()
+        );
+        return EXIT_OK;
+    }
+    println!("last runs:");
+    for run in &runs {
+        let outcome = match (&run.finished_at, &run.summary) {
+            (Some(_), Some(s)) => format!(
+                "done: {} due, {} delivered, {} skipped, {} pending, {} missed",
+                s["due"],
+                s["delivered"],
+                s["skipped"],
+                s["pending"].as_array().map_or(0, Vec::len),
+                s["missed"].as_array().map_or(0, Vec::len)
+            ),
+            _ => "did not complete (stopped or still running)".to_string(),
+        };
+        println!(
+            "  run {} {} to {}: {outcome}",
+            run.id, run.window_from, run.window_to
+        );
+    }
+    if runs.is_empty() {
+        println!("  (none)");
+    }
+    println!("pending: {}", pending.len());
+    for p in &pending {
+        println!(
+            "  {}/{} for {} ({}), due {}, deadline {}: {}",
+            p.key.flow,
+            p.key.rule,
+            p.key.contact,
+            p.key.occurrence,
+            p.due_at,
+            p.deadline,
+            p.reason.as_deref().unwrap_or("not delivered yet")
+        );
+    }
+    EXIT_OK
+}
