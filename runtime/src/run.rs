@@ -149,11 +149,11 @@ pub fn run<R: Read>(
                 occurrence: due.occurrence.clone(),
             };
             let skip = match &due.outcome {
-                Outcome::Skipped(skip) => Some(skip_text(skip)),
+                Outcome::Skipped(skip) => Some(skip.to_string()),
                 Outcome::Planned(actions) if actions.iter().all(|a| a.skipped.is_some()) => actions
                     .iter()
                     .find_map(|a| a.skipped.as_ref())
-                    .map(skip_text),
+                    .map(Skip::to_string),
                 Outcome::Planned(_) => None,
             };
             let channel = match &due.outcome {
@@ -261,16 +261,4 @@ fn settle(
         }
     }
     Ok(())
-}
-
-fn skip_text(skip: &Skip) -> String {
-    match skip {
-        Skip::Audience => "not in the audience".into(),
-        Skip::Condition => "condition false".into(),
-        Skip::NoConsent(c) => format!("no consent for {}", c.name()),
-        Skip::Reentry => "re-entry not allowed yet".into(),
-        Skip::Exited => "left the flow".into(),
-        Skip::QuietHours => "quiet hours past its deadline".into(),
-        Skip::Pressure(cap) => format!("pressure: {cap}"),
-    }
 }

@@ -43,7 +43,7 @@ impl Inputs {
 pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, String> {
     let mut files = Vec::new();
     for path in paths {
-        collect_flow_files(path, &mut files)?;
+        collect_files(path, "flow", &mut files)?;
     }
     if files.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -103,7 +103,9 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
     Ok(inputs)
 }
 
-fn collect_flow_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+/// `path` itself, or every file under it ending in `.{extension}` (sorted;
+/// hidden folders, `target` and `node_modules` left out).
+pub fn collect_files(path: &Path, extension: &str, out: &mut Vec<PathBuf>) -> Result<(), String> {
     let meta = fs::metadata(path)
         .map_err(|e| format!("cannot read {}: {}", path.display(), io_reason(&e)))?;
     if meta.is_file() {
@@ -121,8 +123,8 @@ fn collect_flow_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String>
             continue;
         }
         if entry.is_dir() {
-            collect_flow_files(&entry, out)?;
-        } else if name.ends_with(".flow") {
+            collect_files(&entry, extension, out)?;
+        } else if name.ends_with(&format!(".{extension}")) {
             out.push(entry);
         }
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
 use flowc_runtime::delivery::{FileOutbox, RenderSettings};
-use flowc_runtime::input::{read_events, ContactReader};
+use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
 use jiff::{SignedDuration, Timestamp};
@@ -143,23 +143,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
 
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
     let mut outbox = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
-    let events = match &args.events {
-        Some(path) => {
-            let file = File::open(path)
-                .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-            let events = read_events(&program, BufReader::new(file));
-            for error in &events.errors {
-                eprintln!(
-                    "warning: {}:{}: {}; line skipped",
-                    path.display(),
-                    error.line,
-                    error.reason
-                );
-            }
-            events.by_contact
-        }
-        None => Default::default(),
-    };
+    let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
     let contacts = ContactReader::new(&program, BufReader::new(file))

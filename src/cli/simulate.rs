@@ -89,26 +89,12 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
         return EXIT_USAGE;
     };
 
-    let mut events = match &args.events {
-        Some(path) => match File::open(path) {
-            Ok(file) => {
-                let events = read_events(&program, BufReader::new(file));
-                for error in &events.errors {
-                    eprintln!(
-                        "warning: {}:{}: {}; line skipped",
-                        path.display(),
-                        error.line,
-                        error.reason
-                    );
-                }
-                events.by_contact
-            }
-            Err(error) => {
-                eprintln!("error: cannot read {}: {error}", path.display());
-                return EXIT_USAGE;
-            }
-        },
-        None => Default::default(),
+    let mut events = match load_events(&program, args.events.as_deref()) {
+        Ok(events) => events,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
     };
     let file = match File::open(&args.contacts) {
         Ok(file) => file,
@@ -200,6 +186,28 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
     EXIT_OK
 }
 
+/// Events by contact from a JSON Lines file (none without a file); bad
+/// lines are reported with their line number and skipped.
+pub fn load_events(
+    program: &flowc_runtime::bytecode::Program,
+    path: Option<&std::path::Path>,
+) -> Result<std::collections::HashMap<String, Vec<flowc_runtime::vm::Event>>, String> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let events = read_events(program, BufReader::new(file));
+    for error in &events.errors {
+        eprintln!(
+            "warning: {}:{}: {}; line skipped",
+            path.display(),
+            error.line,
+            error.reason
+        );
+    }
+    Ok(events.by_contact)
+}
+
 /// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an instant.
 pub fn parse_window(from: &str, to: &str) -> Result<Window, String> {
     let start = instant(from, false).map_err(|e| format!("--from: {e}"))?;
@@ -237,13 +245,9 @@ fn describe_problem(problem: &ContactProblem) -> String {
 
 fn describe_skip(skip: &Skip) -> String {
     match skip {
-        Skip::Audience => "skipped: not in the audience".into(),
-        Skip::Condition => "skipped: condition false".into(),
-        Skip::NoConsent(channel) => format!("skipped: no consent for {}", channel.name()),
-        Skip::Reentry => "skipped: re-entry not allowed yet".into(),
-        Skip::Exited => "skipped: left the flow".into(),
-        Skip::QuietHours => "missed: quiet hours last past its deadline".into(),
-        Skip::Pressure(cap) => format!("dropped by pressure: {cap}"),
+        Skip::QuietHours => format!("missed: {skip}"),
+        Skip::Pressure(_) => format!("dropped: {skip}"),
+        _ => format!("skipped: {skip}"),
     }
 }
 

@@ -66,7 +66,7 @@ pub fn run(args: TestArgs, zones: &ZoneDb) -> u8 {
     };
     let mut files = Vec::new();
     for path in &paths {
-        if let Err(message) = collect(path, &mut files) {
+        if let Err(message) = super::inputs::collect_files(path, "flowtest", &mut files) {
             eprintln!("error: {message}");
             return EXIT_USAGE;
         }
@@ -91,31 +91,6 @@ pub fn run(args: TestArgs, zones: &ZoneDb) -> u8 {
     } else {
         EXIT_OK
     }
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    if path.is_file() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for entry in entries {
-        let name = entry.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        if entry.is_dir() {
-            collect(&entry, out)?;
-        } else if name.ends_with(".flowtest") {
-            out.push(entry);
-        }
-    }
-    Ok(())
 }
 
 /// Runs the tests of one file against the flows of its folder.

@@ -8,7 +8,7 @@ use super::op::Op;
 use super::program::{
     ActionCode, Code, FlowCode, Lateness, Loc, Program, Reentry, RuleCode, TriggerCode,
 };
-use crate::calendar::{LeapDayRule, Offset, Unit};
+use crate::calendar::{LeapDayRule, Offset};
 
 /// The listing of `program`.
 pub fn disassemble(program: &Program) -> String {
@@ -374,15 +374,7 @@ fn time(minutes: u16) -> String {
 }
 
 fn offset(o: Offset) -> String {
-    let unit = match o.unit {
-        Unit::Minutes => "min",
-        Unit::Hours => "h",
-        Unit::Days => "d",
-        Unit::Weeks => "w",
-        Unit::Months => "mo",
-        Unit::Years => "y",
-    };
-    format!("{}{unit}", o.amount)
+    o.to_string()
 }
 
 /// ` +3d`, ` -15d`, or nothing for a zero offset.

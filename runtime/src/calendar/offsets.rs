@@ -39,6 +39,51 @@ impl Unit {
     pub fn is_sub_day(self) -> bool {
         matches!(self, Unit::Minutes | Unit::Hours)
     }
+
+    /// How the flow language writes it: `min`, `h`, `d`, `w`, `mo`, `y`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Unit::Minutes => "min",
+            Unit::Hours => "h",
+            Unit::Days => "d",
+            Unit::Weeks => "w",
+            Unit::Months => "mo",
+            Unit::Years => "y",
+        }
+    }
+}
+
+/// `-15d`, `30min`, `1y`: as the flow language writes durations.
+impl std::fmt::Display for Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.amount, self.unit.suffix())
+    }
+}
+
+/// Reads `30d`, `2w`, `1mo`, `1y`, `4h`, `30min` (and the long unit names).
+impl std::str::FromStr for Offset {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Offset, String> {
+        let text = text.trim();
+        let digits = text
+            .char_indices()
+            .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && *c == '-')))
+            .map_or(text.len(), |(i, _)| i);
+        let amount: i64 = text[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration"))?;
+        let unit = match text[digits..].trim() {
+            "min" | "minute" | "minutes" => Unit::Minutes,
+            "h" | "hour" | "hours" => Unit::Hours,
+            "d" | "day" | "days" => Unit::Days,
+            "w" | "week" | "weeks" => Unit::Weeks,
+            "mo" | "month" | "months" => Unit::Months,
+            "y" | "year" | "years" => Unit::Years,
+            other => return Err(format!("`{other}` is not a unit (min, h, d, w, mo, y)")),
+        };
+        Ok(Offset::new(amount, unit))
+    }
 }
 
 /// A signed amount of a [`Unit`], e.g. `-15` days.

@@ -58,7 +58,8 @@ pub fn render_due(
                     .find(|t| program.string(t.name) == template && t.channel == *channel)
                     .ok_or_else(|| format!("no {} template `{template}` in the program", channel.name()))?;
                 // A coupon from the rule, else from the template's front matter.
-                let coupon = coupon.or_else(|| found.coupon.as_deref().map(parse_validity));
+                // A validity that does not read as a duration gives a coupon without expiry.
+                let coupon = coupon.or_else(|| found.coupon.as_deref().map(|v| v.parse().ok()));
                 if let Some(validity) = coupon {
                     let expires = validity
                         .and_then(|v| v.apply_to_instant(due.instant, &jiff::tz::TimeZone::UTC).ok())
@@ -104,7 +105,7 @@ pub fn render_due(
             Action::Task { kind, assignee, note, due: within } => json!({
                 "kind": "task", "id": id, "task": kind, "contact": contact.id,
                 "assignee": assignee, "note": note,
-                "due": within.map(|w| format!("{}{:?}", w.amount, w.unit)),
+                "due": within.map(|w| w.to_string()),
             }),
             Action::Webhook { name, vars } => json!({
                 "kind": "webhook", "id": id, "webhook": name, "contact": contact.id,
@@ -119,25 +120,6 @@ pub fn render_due(
         });
     }
     Ok(json!({ "actions": actions }))
-}
-
-/// `"30d"`, `"2w"`, `"1mo"`, `"1y"` → an offset; anything else: no expiry.
-fn parse_validity(text: &str) -> Option<crate::calendar::Offset> {
-    use crate::calendar::{Offset, Unit};
-    let text = text.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let amount: i64 = text[..digits].parse().ok()?;
-    let unit = match &text[digits..] {
-        "d" | "day" | "days" => Unit::Days,
-        "w" | "week" | "weeks" => Unit::Weeks,
-        "mo" | "month" | "months" => Unit::Months,
-        "y" | "year" | "years" => Unit::Years,
-        "h" | "hour" | "hours" => Unit::Hours,
-        _ => return None,
-    };
-    Some(Offset::new(amount, unit))
 }
 
 fn render(

@@ -116,6 +116,21 @@ pub enum Skip {
     Pressure(String),
 }
 
+/// Why, in plain words (reports and the simulator show this).
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Audience => write!(f, "not in the audience"),
+            Skip::Condition => write!(f, "condition false"),
+            Skip::NoConsent(channel) => write!(f, "no consent for {}", channel.name()),
+            Skip::Reentry => write!(f, "re-entry not allowed yet"),
+            Skip::Exited => write!(f, "left the flow"),
+            Skip::QuietHours => write!(f, "quiet hours last past its deadline"),
+            Skip::Pressure(cap) => write!(f, "pressure cap reached: {cap}"),
+        }
+    }
+}
+
 /// A problem with the contact's data that holds a flow's sends for it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ContactProblem {

@@ -308,27 +308,13 @@ fn apply_policy(
             if counted as u64 >= u64::from(cap.count) {
                 let what = cap.channel.map_or("messages", |c| c.name());
                 p.skipped = Some(Skip::Pressure(format!(
-                    "at most {} {what} per {}{}",
-                    cap.count,
-                    cap.window.amount,
-                    unit_suffix(cap.window.unit)
+                    "at most {} {what} per {}",
+                    cap.count, cap.window
                 )));
             }
         }
     }
     not_before
-}
-
-fn unit_suffix(unit: crate::calendar::Unit) -> &'static str {
-    use crate::calendar::Unit;
-    match unit {
-        Unit::Minutes => "min",
-        Unit::Hours => "h",
-        Unit::Days => "d",
-        Unit::Weeks => "w",
-        Unit::Months => "mo",
-        Unit::Years => "y",
-    }
 }
 
 /// A message planned in the window, with the opens, clicks and redemption
@@ -553,58 +539,41 @@ fn seeds(
                 ));
             }
         }
-        TriggerCode::Becomes {
-            field,
-            value,
-            offset,
-        } => {
+        TriggerCode::Becomes { field, offset, .. } | TriggerCode::Changes { field, offset } => {
             let name = program.string(*field);
+            let wanted = match &rule.trigger {
+                TriggerCode::Becomes { value, .. } => Some(value),
+                _ => None,
+            };
             for change in history.changes.iter().filter(|c| c.field == name) {
-                let scope = Scope {
-                    program,
-                    flow,
-                    contact,
-                    messages: &[],
-                    events: &history.events,
-                    now: change.at,
-                    occurrence: "",
-                    event: None,
-                    anniversary: None,
-                };
-                let mut budget = Budget {
-                    remaining: INSTRUCTION_BUDGET,
-                };
-                let target = run(value, &scope, &mut budget)?;
-                if change.new.equals(&target) != Some(true) {
-                    continue;
-                }
-                if let Ok(Some(o)) = after_instant(
-                    change.at,
-                    *offset,
-                    send_time_after(*offset, time),
-                    tz,
-                    window,
-                ) {
-                    queue.insert(candidate(
+                if let Some(value) = wanted {
+                    // The value is computed when the change happened.
+                    let scope = Scope {
                         program,
-                        f,
-                        r,
-                        format!("{name}/{}", change.at),
-                        &o,
-                    ));
+                        flow,
+                        contact,
+                        messages: &[],
+                        events: &history.events,
+                        now: change.at,
+                        occurrence: "",
+                        event: None,
+                        anniversary: None,
+                    };
+                    let mut budget = Budget {
+                        remaining: INSTRUCTION_BUDGET,
+                    };
+                    if change.new.equals(&run(value, &scope, &mut budget)?) != Some(true) {
+                        continue;
+                    }
                 }
-            }
-        }
-        TriggerCode::Changes { field, offset } => {
-            let name = program.string(*field);
-            for change in history.changes.iter().filter(|c| c.field == name) {
-                if let Ok(Some(o)) = after_instant(
+                let due = after_instant(
                     change.at,
                     *offset,
                     send_time_after(*offset, time),
                     tz,
                     window,
-                ) {
+                );
+                if let Ok(Some(o)) = due {
                     queue.insert(candidate(
                         program,
                         f,

@@ -49,7 +49,7 @@ impl Value {
             Value::Date(d) => d.to_string(),
             Value::DateTime(t) => t.to_string(),
             Value::Time(m) => format!("{:02}:{:02}", m / 60, m % 60),
-            Value::Duration(o) => format!("{}{:?}", o.amount, o.unit),
+            Value::Duration(o) => o.to_string(),
             Value::List(items) => items
                 .iter()
                 .map(Value::to_text)
