@@ -209,3 +209,37 @@ fn a_window_that_ends_before_it_starts_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("must come after"));
 }
+
+#[test]
+fn every_example_simulates_over_a_year_with_its_contacts() {
+    for example in ["anniversary", "b2b", "birthday", "pressure"] {
+        let project = format!("examples/{example}");
+        let contacts = format!("examples/{example}/contacts.csv");
+        let output = flowc(&[
+            "simulate",
+            &project,
+            "--contacts",
+            &contacts,
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-12-31",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{example}: {}",
+            text(&output.stderr)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+        assert!(value["contacts"].as_u64().unwrap_or(0) > 0, "{example}");
+        assert!(
+            !text(&output.stderr).contains("rows rejected")
+                || text(&output.stderr).contains(" 0 rows rejected"),
+            "{example}: {}",
+            text(&output.stderr)
+        );
+    }
+}
