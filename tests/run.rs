@@ -403,3 +403,41 @@ fn report_and_status_tell_what_the_runs_did() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("nowhere.db does not exist"));
 }
+
+#[test]
+fn the_thank_you_names_the_item_bought() {
+    let dir = setup("thank-you");
+    std::fs::write(
+        dir.join("events.jsonl"),
+        r#"{"id": "r1", "contact": "c001", "type": "redeemed", "at": "2027-06-05T12:00:00Z", "flow": "birthday", "rule": "offer", "product": "the silk scarf"}
+"#,
+    )
+    .unwrap();
+    // The offer on 31 May, then the birthday on 15 June.
+    assert!(
+        run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"])
+            .status
+            .success()
+    );
+    let out = run_at(&dir, "2027-06-15T07:00:00Z", &["--events", "events.jsonl"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mails: Vec<String> = outbox(&dir)
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join("outbox").join(f)).unwrap())
+        .collect();
+    let thanks = mails
+        .iter()
+        .find(|m| m.contains("Thank you for choosing"))
+        .expect("a thank-you");
+    let flat = thanks.replace("=\r\n", "");
+    assert!(
+        flat.contains("Thank you for choosing the silk scarf"),
+        "{flat}"
+    );
+    // The birthday flow's offer was used: its reminder is not sent. (The
+    // fixed-line flow issued an offer of its own, unused: its reminder is.)
+    assert_eq!(
+        mails.iter().filter(|m| m.contains("still waiting")).count(),
+        1
+    );
+}

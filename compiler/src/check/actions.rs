@@ -10,7 +10,16 @@ use crate::project::templates::variable_span;
 use crate::syntax::ast::{Action, Channel, Send};
 
 /// Names every template may use without the contact supplying them.
-const BUILTIN_VARIABLES: &[&str] = &["unsubscribe_url", "links", "flow", "sender", "today"];
+/// `redemption` holds the attributes of the redemption of this flow's coupon
+/// (empty until one is redeemed): `{{ redemption.product }}`.
+const BUILTIN_VARIABLES: &[&str] = &[
+    "unsubscribe_url",
+    "links",
+    "flow",
+    "sender",
+    "today",
+    "redemption",
+];
 
 pub fn check_actions(scope: &mut Scope, actions: &[Action]) {
     let mut exited = None;

@@ -47,10 +47,16 @@ pub fn render_due(
                 sender,
                 coupon,
                 vars,
+                redemption,
             } => {
                 let mut context = contact_context(contact);
                 for (name, value) in vars {
                     context.insert(name.clone(), to_jinja(value));
+                }
+                if !redemption.is_empty() {
+                    let attributes: std::collections::BTreeMap<String, minijinja::Value> =
+                        redemption.iter().map(|(k, v)| (k.clone(), to_jinja(v))).collect();
+                    context.insert("redemption".into(), minijinja::Value::from_serialize(&attributes));
                 }
                 let found = program
                     .templates

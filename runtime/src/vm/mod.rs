@@ -76,6 +76,9 @@ pub enum Action {
         /// A coupon to issue, with its validity when the flow gives one.
         coupon: Option<Option<Offset>>,
         vars: Vec<(String, Value)>,
+        /// The attributes of the redemption of this flow's coupon for this
+        /// occurrence, when there is one (`{{ redemption.product }}`).
+        redemption: Vec<(String, Value)>,
     },
     Task {
         kind: String,

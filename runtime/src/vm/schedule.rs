@@ -136,7 +136,13 @@ fn evaluate_with(
     }
 
     // Sends known and planned: conditions and follow-ups read them.
-    let mut messages: Vec<SentMessage> = history.messages.clone();
+    // Feedback events (opens, clicks, redemptions) attach to the messages
+    // they name, known or planned alike.
+    let mut messages: Vec<SentMessage> = history
+        .messages
+        .iter()
+        .map(|m| with_feedback(m.clone(), &history.events))
+        .collect();
     for message in &history.messages {
         follow_ups(program, &zones_of_flows, message, window, &mut queue);
     }
@@ -736,6 +742,7 @@ fn decide(
                     sender: text(sender, budget)?,
                     coupon: *coupon,
                     vars: values(scope, vars, budget)?,
+                    redemption: redemption(scope),
                 };
                 (action, (!consent).then_some(Skip::NoConsent(*channel)))
             }
@@ -794,4 +801,43 @@ fn values(
             ))
         })
         .collect()
+}
+
+/// The latest redemption, by now, of a coupon this flow issued for this
+/// occurrence: a `redeemed` event naming the flow (and the occurrence, when
+/// it says one), after this occurrence's first message of the flow.
+fn redemption(scope: &Scope) -> Vec<(String, Value)> {
+    let flow = scope.program.string(scope.flow.name);
+    let since = scope
+        .messages
+        .iter()
+        .filter(|m| m.flow == flow && m.occurrence == scope.occurrence)
+        .map(|m| m.at)
+        .min()
+        .unwrap_or(Timestamp::MIN);
+    let text = |e: &Event, key: &str| match e.attributes.get(key) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let mut found: Option<&Event> = None;
+    for event in scope.events {
+        let names_it = event.kind == "redeemed"
+            && event.at <= scope.now
+            && event.at >= since
+            && text(event, "flow").as_deref() == Some(flow)
+            && text(event, "occurrence").is_none_or(|o| o == scope.occurrence);
+        if names_it && found.is_none_or(|f| f.at <= event.at) {
+            found = Some(event);
+        }
+    }
+    let mut attributes: Vec<(String, Value)> = found
+        .map(|e| {
+            e.attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
+    attributes
 }
