@@ -376,9 +376,9 @@ fn report_and_status_tell_what_the_runs_did() {
     );
     let report = flowc(&dir, &["report", "--json"]);
     assert!(report.status.success(), "{}", text(&report.stderr));
-    let counts: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     let line = |rule: &str, status: &str| {
-        counts
+        report["sends"]
             .as_array()
             .unwrap()
             .iter()
@@ -439,5 +439,57 @@ fn the_thank_you_names_the_item_bought() {
     assert_eq!(
         mails.iter().filter(|m| m.contains("still waiting")).count(),
         1
+    );
+}
+
+#[test]
+fn ingested_events_count_once_and_reach_later_runs() {
+    let dir = setup("ingest");
+    std::fs::write(
+        dir.join("events.jsonl"),
+        "{\"id\": \"r1\", \"contact\": \"c001\", \"type\": \"redeemed\", \"at\": \"2027-06-05T12:00:00Z\", \"flow\": \"birthday\", \"rule\": \"offer\", \"product\": \"the silk scarf\"}\n\
+         {\"contact\": \"c001\", \"type\": \"no-such-event\", \"at\": \"2027-06-05T12:00:00Z\"}\n",
+    )
+    .unwrap();
+    let ingest = |dir: &Path| {
+        flowc(
+            dir,
+            &["ingest", "--program", "b.flowb", "--events", "events.jsonl"],
+        )
+    };
+    let first = ingest(&dir);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("ingested 1 new events"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(
+        text(&first.stderr).contains("events.jsonl:2: unknown event type `no-such-event`"),
+        "{}",
+        text(&first.stderr)
+    );
+    assert!(
+        text(&ingest(&dir).stdout).contains("ingested 0 new events into flow.db (1 already known")
+    );
+    // The runs read the ingested redemption: no --events needed.
+    assert!(
+        run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"])
+            .status
+            .success()
+    );
+    assert!(run_at(&dir, "2027-06-15T07:00:00Z", &[]).status.success());
+    let thanked = outbox(&dir).iter().any(|f| {
+        std::fs::read_to_string(dir.join("outbox").join(f))
+            .unwrap()
+            .replace("=\r\n", "")
+            .contains("choosing the silk scarf")
+    });
+    assert!(thanked);
+    let report: serde_json::Value =
+        serde_json::from_slice(&flowc(&dir, &["report", "--json"]).stdout).unwrap();
+    assert_eq!(
+        report["feedback"][0],
+        serde_json::json!({"flow": "birthday", "kind": "redeemed", "count": 1})
     );
 }

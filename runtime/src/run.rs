@@ -116,9 +116,16 @@ pub fn run<R: Read>(
         };
         summary.contacts += 1;
         let Some(window) = &window else { continue };
+        // Events ingested earlier, and those given to this run (once each).
+        let mut known = store.events(&contact.id)?;
+        for event in events.remove(&contact.id).unwrap_or_default() {
+            if !known.iter().any(|k| k.id == event.id) {
+                known.push(event);
+            }
+        }
         let history = History {
             messages: store.history(&contact.id)?,
-            events: events.remove(&contact.id).unwrap_or_default(),
+            events: known,
             ..History::default()
         };
         let evaluation = evaluator

@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod disasm;
 mod explain;
+mod ingest;
 mod inputs;
 mod output;
 mod report;
@@ -55,6 +56,8 @@ enum Command {
     Test(test::TestArgs),
     /// Deliver what is due since the last run (for cron, systemd, CronJob).
     Run(run::RunArgs),
+    /// Record events (opens, clicks, redemptions, purchases...) for the runs.
+    Ingest(ingest::IngestArgs),
     /// Per flow and rule: delivered, pending, missed, skipped, and why.
     Report(report::ReportArgs),
     /// The latest runs, their windows and counts, and what is pending.
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &zones),
         Command::Test(args) => test::run(args, &zones),
         Command::Run(args) => run::run(args, &zones),
+        Command::Ingest(args) => ingest::run(args, &zones),
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),
         Command::Explain(args) => explain::run(args),

@@ -31,23 +31,29 @@ fn open(args: &ReportArgs) -> Result<SqliteState, u8> {
     })
 }
 
-/// Per flow and rule: delivered, pending (why), missed, skipped (why).
+/// Per flow and rule: delivered, pending (why), missed, skipped (why);
+/// per flow, the opens, clicks and redemptions ingested.
 pub fn report(args: ReportArgs) -> u8 {
     let state = match open(&args) {
         Ok(state) => state,
         Err(code) => return code,
     };
-    let counts = match state.counts() {
-        Ok(counts) => counts,
-        Err(e) => {
+    let (counts, feedback) = match (state.counts(), state.feedback_counts()) {
+        (Ok(counts), Ok(feedback)) => (counts, feedback),
+        (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     if args.json {
+        let feedback: Vec<_> = feedback
+            .iter()
+            .map(|(flow, kind, count)| serde_json::json!({"flow": flow, "kind": kind, "count": count}))
+            .collect();
+        let value = serde_json::json!({ "sends": counts, "feedback": feedback });
         println!(
             "{}",
-            serde_json::to_string_pretty(&counts).unwrap_or_default()
+            serde_json::to_string_pretty(&value).unwrap_or_default()
         );
         return EXIT_OK;
     }
@@ -67,6 +73,13 @@ pub fn report(args: ReportArgs) -> u8 {
     }
     if counts.is_empty() {
         println!("(nothing recorded yet)");
+    }
+    if !feedback.is_empty() {
+        println!();
+        println!("{:<20} {:<10} {:>6}", "flow", "feedback", "count");
+        for (flow, kind, count) in &feedback {
+            println!("{flow:<20} {kind:<10} {count:>6}");
+        }
     }
     EXIT_OK
 }

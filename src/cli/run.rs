@@ -87,7 +87,10 @@ pub fn run(args: RunArgs, zones: &ZoneDb) -> u8 {
 }
 
 /// A `.flowb` file, or flows compiled now (their problems printed).
-fn load_program(path: &std::path::Path, zones: &ZoneDb) -> Result<bytecode::Program, (u8, String)> {
+pub fn load_program(
+    path: &std::path::Path,
+    zones: &ZoneDb,
+) -> Result<bytecode::Program, (u8, String)> {
     let is_sources = path.is_dir() || path.extension().is_some_and(|e| e == "flow");
     if !is_sources {
         let bytes = std::fs::read(path)

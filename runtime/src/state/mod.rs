@@ -10,7 +10,7 @@ pub use sqlite::SqliteState;
 
 use jiff::Timestamp;
 
-use crate::vm::SentMessage;
+use crate::vm::{Event, SentMessage};
 
 /// The identity of a due rule for a contact: sent at most once, ever.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -128,6 +128,12 @@ pub trait StateStore {
     fn counts(&self) -> StateResult<Vec<SendCount>>;
     /// The latest runs, newest first.
     fn runs(&self, limit: u32) -> StateResult<Vec<RunInfo>>;
+    /// Records an event for a contact unless its id is known. True when new.
+    fn ingest(&mut self, contact: &str, event: &Event) -> StateResult<bool>;
+    /// The events recorded for a contact.
+    fn events(&self, contact: &str) -> StateResult<Vec<Event>>;
+    /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
+    fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
 }
 
 /// One line of the report.

@@ -11,7 +11,7 @@ use super::{
     StateStore,
 };
 use crate::bytecode::Channel;
-use crate::vm::SentMessage;
+use crate::vm::{Event, SentMessage, Value};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,6 +39,14 @@ CREATE TABLE IF NOT EXISTS sends (
     PRIMARY KEY (flow, rule, contact, occurrence)
 );
 CREATE INDEX IF NOT EXISTS sends_by_contact ON sends (contact);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    contact TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    attributes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact);
 CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
 ";
 
@@ -245,6 +253,65 @@ impl StateStore for SqliteState {
             .map_err(error("cannot count sends"))
     }
 
+    fn ingest(&mut self, contact: &str, event: &Event) -> StateResult<bool> {
+        let attributes: serde_json::Map<String, serde_json::Value> = event
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), to_json(v)))
+            .collect();
+        let inserted = self
+            .connection
+            .execute(
+                "INSERT OR IGNORE INTO events (id, contact, kind, at, attributes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![event.id, contact, event.kind, event.at.to_string(), serde_json::Value::Object(attributes).to_string()],
+            )
+            .map_err(error("cannot record an event"))?;
+        Ok(inserted == 1)
+    }
+
+    fn events(&self, contact: &str) -> StateResult<Vec<Event>> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id, kind, at, attributes FROM events WHERE contact = ?1")
+            .map_err(error("cannot read the contact's events"))?;
+        let rows = statement
+            .query_map([contact], |row| {
+                let mut event = Event::new(
+                    &row.get::<_, String>(0)?,
+                    &row.get::<_, String>(1)?,
+                    instant(row.get(2)?)?,
+                );
+                let attributes: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(&row.get::<_, String>(3)?).unwrap_or_default();
+                event.attributes = attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), from_json(v)))
+                    .collect();
+                Ok(event)
+            })
+            .map_err(error("cannot read the contact's events"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read the contact's events"))
+    }
+
+    fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT json_extract(attributes, '$.flow') AS flow, kind, COUNT(*) FROM events
+                 WHERE kind IN ('opened', 'clicked', 'redeemed') AND flow IS NOT NULL
+                 GROUP BY flow, kind ORDER BY flow, kind",
+            )
+            .map_err(error("cannot count feedback"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+            })
+            .map_err(error("cannot count feedback"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot count feedback"))
+    }
+
     fn runs(&self, limit: u32) -> StateResult<Vec<RunInfo>> {
         let mut statement = self
             .connection
@@ -266,5 +333,29 @@ impl StateStore for SqliteState {
             .map_err(error("cannot read the runs"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the runs"))
+    }
+}
+
+/// An attribute as JSON (dates and instants as their text).
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => {
+            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::List(items) => items.iter().map(to_json).collect(),
+        other => other.to_text().into(),
+    }
+}
+
+fn from_json(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(_) => Value::Text(value.to_string()),
     }
 }
