@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
-use flowc_runtime::delivery::{FileOutbox, RenderSettings};
+use flowc_runtime::delivery::{FileOutbox, Outbox, RenderSettings, SmtpOutbox};
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
@@ -70,6 +70,12 @@ pub struct RunArgs {
         env = "FLOWC_UNSUBSCRIBE_URL"
     )]
     unsubscribe_url: String,
+
+    /// Send e-mail through this SMTP server (`host:port`) instead of the
+    /// outbox folder. Credentials come from FLOWC_SMTP_USER and
+    /// FLOWC_SMTP_PASSWORD. Other actions still go to the outbox folder.
+    #[arg(long, value_name = "HOST:PORT", env = "FLOWC_SMTP")]
+    smtp: Option<String>,
 
     /// Print the summary as JSON.
     #[arg(long)]
@@ -145,7 +151,19 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     }
 
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
-    let mut outbox = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
+    let folder = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
+    let mut outbox: Box<dyn Outbox> = match &args.smtp {
+        Some(address) => {
+            let credentials = std::env::var("FLOWC_SMTP_USER").ok().map(|user| {
+                (
+                    user,
+                    std::env::var("FLOWC_SMTP_PASSWORD").unwrap_or_default(),
+                )
+            });
+            Box::new(SmtpOutbox::new(address, credentials, folder).map_err(|e| usage(e.0))?)
+        }
+        None => Box::new(folder),
+    };
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
@@ -164,7 +182,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         &program,
         zones,
         &mut store,
-        &mut outbox,
+        outbox.as_mut(),
         contacts,
         &contacts_name,
         events,
@@ -191,7 +209,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         );
     } else {
         println!(
-            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered to {}, {} skipped, {} pending, {} missed, {} retried",
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} retried",
             summary.run,
             summary.window_from,
             summary.window_to,
@@ -199,7 +217,10 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.contacts,
             summary.due,
             summary.delivered,
-            args.outbox.display(),
+            match &args.smtp {
+                Some(smtp) => format!("e-mail by SMTP to {smtp}, the rest to {}", args.outbox.display()),
+                None => format!("to {}", args.outbox.display()),
+            },
             summary.skipped,
             summary.pending.len(),
             summary.missed.len(),

@@ -8,9 +8,11 @@
 
 mod outbox;
 mod render;
+mod smtp;
 
 pub use outbox::{FileOutbox, Outbox};
 pub use render::{render_due, RenderSettings};
+pub use smtp::SmtpOutbox;
 
 #[derive(Debug)]
 pub struct DeliveryError(pub String);

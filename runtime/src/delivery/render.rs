@@ -93,8 +93,9 @@ pub fn render_due(
                             Some(s) => render(s, false, &context).map_err(|e| format!("subject of `{template}`: {e}"))?,
                             None => template.clone(),
                         };
-                        let eml = email(contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
-                        json!({ "kind": "email", "id": id, "eml": eml })
+                        let (eml, envelope_from, envelope_to) =
+                            email(contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
+                        json!({ "kind": "email", "id": id, "eml": eml, "envelope_from": envelope_from, "envelope_to": envelope_to })
                     }
                     Channel::Sms | Channel::Push => {
                         let to = match channel {
@@ -180,7 +181,7 @@ fn email(
     id: &str,
     unsubscribe: &str,
     due: &Due,
-) -> Result<String, String> {
+) -> Result<(String, String, String), String> {
     let to_text = contact.field("email").to_text();
     if to_text.is_empty() {
         return Err(format!("contact `{}` has no e-mail address", contact.id));
@@ -202,6 +203,7 @@ fn email(
     let from: Mailbox = from
         .parse()
         .map_err(|e| format!("sender `{from}` is not a usable address ({e})"))?;
+    let (envelope_from, envelope_to) = (from.email.to_string(), to.email.to_string());
     let date = std::time::SystemTime::UNIX_EPOCH
         + std::time::Duration::from_secs(due.instant.as_second().max(0) as u64);
     let message = Message::builder()
@@ -218,7 +220,11 @@ fn email(
         })
         .body(body)
         .map_err(|e| format!("cannot build the message: {e}"))?;
-    Ok(String::from_utf8_lossy(&message.formatted()).into_owned())
+    Ok((
+        String::from_utf8_lossy(&message.formatted()).into_owned(),
+        envelope_from,
+        envelope_to,
+    ))
 }
 
 /// A display name in quotes, with quotes and backslashes escaped.
