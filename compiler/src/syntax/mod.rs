@@ -7,8 +7,10 @@ mod grammar;
 mod recovery;
 mod rule_names;
 mod span;
+mod tree;
 
 pub use span::{Span, Spanned};
+pub use tree::{tree, SyntaxKind, SyntaxNode};
 
 use pest::Parser;
 
@@ -65,7 +67,7 @@ pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
 }
 
 /// Refuses nesting deeper than `MAX_NESTING`, outside strings and comments.
-fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
+pub(crate) fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut in_comment = false;
