@@ -412,11 +412,14 @@ impl Builder<'_> {
                     });
                 }
                 Rule::priority => {
-                    let flows = p
-                        .into_inner()
-                        .filter(|p| p.as_rule() == Rule::ident)
-                        .map(ident)
-                        .collect();
+                    let mut flows = Vec::new();
+                    for name in p.into_inner() {
+                        match name.as_rule() {
+                            Rule::ident => flows.push(ident(name)),
+                            Rule::string => flows.push(self.string(name)),
+                            _ => {}
+                        }
+                    }
                     items.push(PolicyItem::Priority {
                         flows,
                         span: p_span,

@@ -12,6 +12,13 @@ mod tree;
 pub use span::{Span, Spanned};
 pub use tree::{tree, SyntaxKind, SyntaxNode};
 
+/// Whether `name` can be written as a name: not a reserved word, and made
+/// of letters, digits and `_` (starting with a letter or `_`).
+pub fn is_plain_name(name: &str) -> bool {
+    FlowParser::parse(Rule::ident, name)
+        .is_ok_and(|mut pairs| pairs.next().is_some_and(|p| p.as_str().len() == name.len()))
+}
+
 use pest::Parser;
 
 use crate::diagnostics::{Code, Diagnostic};
