@@ -251,3 +251,79 @@ fn the_vscode_extension_ships_the_grammar_unchanged() {
          cp grammar/flow.tmLanguage.json editors/vscode/syntaxes/"
     );
 }
+
+#[test]
+fn the_reserved_word_patterns_name_no_other_word() {
+    // A word there that flow.pest does not reserve would paint a valid name.
+    let grammar = grammar();
+    let (reserved, _) = pest_keywords();
+    for pattern in grammar["repository"]["reserved-words"]["patterns"]
+        .as_array()
+        .unwrap()
+    {
+        let source = pattern["match"].as_str().unwrap();
+        for word in words_in_regex(source) {
+            assert!(
+                reserved.contains(&word),
+                "`{word}` is highlighted as reserved but flow.pest does not reserve it"
+            );
+        }
+    }
+}
+
+/// The words of each `syn keyword GROUP word... [option=...]` line of the
+/// Vim syntax, as (group, word).
+fn vim_keywords() -> Vec<(String, String)> {
+    let syntax = read("editors/vim/syntax/flow.vim");
+    let mut out = Vec::new();
+    for line in syntax.lines() {
+        let mut fields = line.split_whitespace();
+        if fields.next() != Some("syn") || fields.next() != Some("keyword") {
+            continue;
+        }
+        let group = fields.next().expect("a group").to_string();
+        for word in fields
+            .take_while(|f| !f.contains('=') && !["contained", "skipwhite", "skipnl"].contains(f))
+        {
+            out.push((group.clone(), word.to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_vim_syntax_has_every_keyword_of_the_pest_grammar_and_no_other() {
+    let keywords = vim_keywords();
+    let (reserved, contextual) = pest_keywords();
+    let groups_of = |word: &str| -> Vec<&str> {
+        keywords
+            .iter()
+            .filter(|(_, w)| w == word)
+            .map(|(g, _)| g.as_str())
+            .collect()
+    };
+    // Groups that are not reserved words: contextual words, channels, TODO.
+    let other = ["flowContextual", "flowChannel", "flowTodo"];
+    for word in &reserved {
+        let groups = groups_of(word);
+        assert!(
+            groups.len() == 1 && !other.contains(&groups[0]),
+            "`{word}` must be in exactly one reserved-word group of flow.vim: {groups:?}"
+        );
+    }
+    for word in &contextual {
+        assert_eq!(groups_of(word), ["flowContextual"], "`{word}` in flow.vim");
+    }
+    for (group, word) in &keywords {
+        let known = match group.as_str() {
+            "flowContextual" => contextual.contains(word),
+            "flowChannel" => ["email", "sms", "push"].contains(&word.as_str()),
+            "flowTodo" => true,
+            _ => reserved.contains(word),
+        };
+        assert!(
+            known,
+            "{group} `{word}` of flow.vim is not a word of flow.pest"
+        );
+    }
+}
