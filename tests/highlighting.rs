@@ -68,10 +68,14 @@ fn patterns(grammar: &Value, entry: &str) -> Vec<(String, Regex)> {
         .collect()
 }
 
-/// The scope of the reserved-word pattern that matches all of `word`
-/// within `text`, if one does.
-fn keyword_scope(reserved: &[(String, Regex)], text: &str, word: &str) -> Option<String> {
-    let at = text.find(word)?;
+/// The scope of the reserved-word pattern that matches exactly `word` at
+/// byte `at` of `text`, if one does.
+fn keyword_scope(
+    reserved: &[(String, Regex)],
+    text: &str,
+    at: usize,
+    word: &str,
+) -> Option<String> {
     reserved.iter().find_map(|(scope, regex)| {
         let m = regex.find_from_pos(text, at).ok().flatten()?;
         (m.start() == at && m.as_str() == word).then(|| scope.clone())
@@ -86,12 +90,12 @@ fn every_reserved_word_of_the_pest_grammar_is_a_textmate_keyword() {
     let reserved = patterns(&grammar, "reserved-words");
     let (words, _) = pest_keywords();
     for word in &words {
-        for text in [
-            word.clone(),
-            format!("on x if {word} y"),
-            format!("{word};"),
+        for (text, at) in [
+            (word.clone(), 0),
+            (format!("on x if {word} y"), 8),
+            (format!("{word};"), 0),
         ] {
-            let scope = keyword_scope(&reserved, &text, word).unwrap_or_else(|| {
+            let scope = keyword_scope(&reserved, &text, at, word).unwrap_or_else(|| {
                 panic!("`{word}` is not a keyword of the TextMate grammar in {text:?}")
             });
             assert!(
