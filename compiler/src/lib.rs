@@ -4,6 +4,11 @@
 //! texts (flows, project file, templates) in a [`source::Sources`]; it
 //! returns what it built and every diagnostic at once.
 
+// The pest parser is built without `std` (no native stack probe on every
+// rule call; `syntax::MAX_NESTING` bounds the depth instead), and its
+// generated code names `alloc`.
+extern crate alloc;
+
 pub mod check;
 pub mod diagnostics;
 pub mod format;

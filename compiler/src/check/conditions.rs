@@ -33,13 +33,18 @@ pub fn check_satisfiable(
         Trigger::Anniversary { binding, .. } => binding.as_deref(),
         _ => None,
     };
-    let outcomes: Vec<Option<bool>> = match binding {
-        Some(name) => (1..=MAX_ANNIVERSARY)
-            .map(|n| as_bool(eval(condition, Some((name, f64::from(n))))))
-            .collect(),
-        None => vec![as_bool(eval(condition, None))],
+    // Stops at the first anniversary that does not rule the condition out.
+    let outcome = |n: Option<u32>| {
+        as_bool(eval(
+            condition,
+            binding.zip(n).map(|(name, n)| (name, f64::from(n))),
+        ))
     };
-    if outcomes.iter().all(|o| *o == Some(false)) {
+    let never_true = match binding {
+        Some(_) => (1..=MAX_ANNIVERSARY).all(|n| outcome(Some(n)) == Some(false)),
+        None => outcome(None) == Some(false),
+    };
+    if never_true {
         let mut d = never(source, condition);
         if binding.is_some() {
             d = d.with_note(format!("anniversaries count from 1 (the first year); none from 1 to {MAX_ANNIVERSARY} matches"));
@@ -51,7 +56,7 @@ pub fn check_satisfiable(
         diagnostics.push(never(source, condition).with_note(reason));
         return;
     }
-    if outcomes.iter().all(|o| *o == Some(true)) && binding.is_none() {
+    if binding.is_none() && outcome(None) == Some(true) {
         diagnostics.push(
             Diagnostic::new(
                 Code::AlwaysTrue,
