@@ -208,6 +208,8 @@ fn run_at(dir: &Path, now: &str, env: &[(&str, String)]) -> Output {
         "CRM_SECRET",
         "http_proxy",
         "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
         "ALL_PROXY",
         "all_proxy",
     ] {
@@ -612,4 +614,79 @@ fn without_endpoints_each_action_is_one_line_once_across_a_crash_and_a_torn_line
         "the first line is kept as it was"
     );
     assert!(!after.contains("half-writ"));
+}
+
+/// The receiver's check printed in docs/operations.md, run as written.
+fn documented_verify(checks: &[(&str, &Request)]) -> Vec<bool> {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+        .expect("docs/operations.md");
+    let after = docs
+        .split("<!-- verify-signature")
+        .nth(1)
+        .expect("the marked snippet");
+    let snippet = after
+        .split("```python\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a python block after the marker");
+    let cases: Vec<serde_json::Value> = checks
+        .iter()
+        .map(|(secret, r)| {
+            serde_json::json!([
+                secret,
+                r.header("X-Flowc-Timestamp"),
+                r.body
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+                r.header("X-Flowc-Signature"),
+            ])
+        })
+        .collect();
+    let program = format!(
+        "{snippet}\nimport json, sys\nfor secret, ts, body, sig in json.load(sys.stdin):\n    print(verify(secret.encode(), ts, bytes.fromhex(body), sig))\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &program])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (CI has it for the SMTP tests)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::to_string(&cases).unwrap().as_bytes())
+        .expect("write cases");
+    let output = child.wait_with_output().expect("python3 finishes");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    text(&output.stdout).lines().map(|l| l == "True").collect()
+}
+
+#[test]
+fn the_documented_receiver_check_accepts_what_flowc_signs() {
+    let dir = project("documented", "send sms greet");
+    let server = Server::start(&[]);
+    let env = [
+        ("FLOWC_SMS_URL", server.url("/sms")),
+        ("FLOWC_SMS_SECRET", SECRET.to_string()),
+        ("FLOWC_WEBHOOK_SECRET", CRM_SECRET.to_string()),
+    ];
+    let output = run_at(&dir, "2027-06-15T12:00:00Z", &env);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let request = &requests[0];
+    let mut tampered = request.clone();
+    tampered.body[1] ^= 1;
+    assert_eq!(
+        documented_verify(&[
+            (SECRET, request),
+            (SECRET, &requests[1]),
+            (CRM_SECRET, request),
+            (SECRET, &tampered),
+        ]),
+        [true, true, false, false],
+        "the channel's own secret wins over FLOWC_WEBHOOK_SECRET"
+    );
 }

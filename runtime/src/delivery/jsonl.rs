@@ -7,12 +7,18 @@
 //! its final newline) is cut off, and the ids of the complete lines are
 //! indexed. Each line then goes out with one `write_all` and `sync_data`:
 //! when `append` returns, the line is on disk, whole.
+//!
+//! The index holds a 64-bit hash per id (8 bytes a line, not the string);
+//! a hit, which only a crash-and-retry or a hash collision produces, is
+//! confirmed by reading the file again, so a collision cannot lose a line.
+//! Lines start with their `id` so indexing reads a prefix, not the JSON.
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use rustc_hash::{FxHashSet, FxHasher};
 use serde::Deserialize;
 
 use super::DeliveryError;
@@ -20,13 +26,73 @@ use super::DeliveryError;
 pub struct JsonlFile {
     path: PathBuf,
     file: File,
-    ids: HashSet<String>,
+    ids: FxHashSet<u64>,
 }
 
-/// The only field an index needs; the rest of a line is skipped unparsed.
+/// The only field an index needs, for lines that do not start with it.
 #[derive(Deserialize)]
 struct IdOnly {
     id: String,
+}
+
+fn hash(id: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The id of a line: read from the `{"id":"...` prefix this module writes,
+/// else parsed (a line someone else wrote). `None`: no id.
+fn line_id(line: &[u8]) -> Option<String> {
+    if let Some(rest) = line.strip_prefix(br#"{"id":""#) {
+        if let Some(end) = rest.iter().position(|b| *b == b'"' || *b == b'\\') {
+            if rest[end] == b'"' {
+                return std::str::from_utf8(&rest[..end]).ok().map(str::to_string);
+            }
+        }
+    }
+    serde_json::from_slice::<IdOnly>(line).ok().map(|l| l.id)
+}
+
+/// `value` as one line of JSON, its `id` first, then the other fields in
+/// the usual (sorted) order. The bytes of a line and of a webhook body.
+pub fn encode(value: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let Some(object) = value.as_object() else {
+        return serde_json::to_vec(value).map_err(|e| e.to_string());
+    };
+    let mut out = b"{".to_vec();
+    let id = object.get_key_value("id");
+    for (key, field) in id
+        .into_iter()
+        .chain(object.iter().filter(|(k, _)| *k != "id"))
+    {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut out, key).map_err(|e| e.to_string())?;
+        out.push(b':');
+        serde_json::to_writer(&mut out, field).map_err(|e| e.to_string())?;
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Calls `each` with every complete line (newline included); returns the
+/// length of the complete lines, so a torn rest can be cut off.
+fn scan(file: &File, mut each: impl FnMut(&[u8])) -> std::io::Result<u64> {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    reader.seek(SeekFrom::Start(0))?;
+    let mut complete: u64 = 0;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line)?;
+        if read == 0 || line.last() != Some(&b'\n') {
+            return Ok(complete);
+        }
+        complete += read as u64;
+        each(&line);
+    }
 }
 
 impl JsonlFile {
@@ -50,30 +116,16 @@ impl JsonlFile {
                     .map_err(|e| fail("sync the folder of", e))?;
             }
         }
-        let mut ids = HashSet::new();
-        let mut complete: u64 = 0;
-        let mut torn = false;
-        let mut reader = BufReader::new(&file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let read = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| fail("read", e))?;
-            if read == 0 {
-                break;
+        let mut ids = FxHashSet::default();
+        let complete = scan(&file, |line| {
+            // A line without an id (someone else's) is kept, not indexed.
+            if let Some(id) = line_id(line) {
+                ids.insert(hash(&id));
             }
-            if line.last() != Some(&b'\n') {
-                torn = true;
-                break;
-            }
-            complete += read as u64;
-            // A line someone else wrote without an id is kept, not indexed.
-            if let Ok(IdOnly { id }) = serde_json::from_slice(&line) {
-                ids.insert(id);
-            }
-        }
-        if torn {
+        })
+        .map_err(|e| fail("read", e))?;
+        let length = file.metadata().map_err(|e| fail("read", e))?.len();
+        if complete < length {
             file.set_len(complete)
                 .and_then(|_| file.sync_data())
                 .map_err(|e| fail("cut the torn last line of", e))?;
@@ -86,24 +138,32 @@ impl JsonlFile {
     }
 
     /// Whether a line with this id is in the file.
-    pub fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
+    pub fn contains(&self, id: &str) -> Result<bool, DeliveryError> {
+        if !self.ids.contains(&hash(id)) {
+            return Ok(false);
+        }
+        let mut found = false;
+        scan(&self.file, |line| {
+            found = found || line_id(line).as_deref() == Some(id);
+        })
+        .map_err(|e| DeliveryError(format!("cannot read {}: {e}", self.path.display())))?;
+        Ok(found)
     }
 
     /// Appends `value` (with `id`) as one line unless the id is already
     /// there. True when written now.
     pub fn append(&mut self, id: &str, value: &serde_json::Value) -> Result<bool, DeliveryError> {
-        if self.contains(id) {
+        if self.contains(id)? {
             return Ok(false);
         }
-        let mut line = serde_json::to_vec(value)
-            .map_err(|e| DeliveryError(format!("cannot encode {id}: {e}")))?;
+        let mut line =
+            encode(value).map_err(|e| DeliveryError(format!("cannot encode {id}: {e}")))?;
         line.push(b'\n');
         self.file
             .write_all(&line)
             .and_then(|_| self.file.sync_data())
             .map_err(|e| DeliveryError(format!("cannot write {}: {e}", self.path.display())))?;
-        self.ids.insert(id.to_string());
+        self.ids.insert(hash(id));
         Ok(true)
     }
 }
@@ -119,18 +179,20 @@ mod tests {
         let path = dir.path().join("sms.jsonl");
         let mut file = JsonlFile::open(&path).expect("opens");
         assert!(file
-            .append("a", &json!({"id": "a", "text": "hi"}))
+            .append("a", &json!({"text": "hi", "id": "a"}))
             .expect("writes"));
         assert!(!file
             .append("a", &json!({"id": "a", "text": "hi"}))
             .expect("no-op"));
         drop(file);
-        // A crash in the middle of writing `b`.
+        // A crash in the middle of writing `b`, and a line from elsewhere.
         let mut raw = OpenOptions::new().append(true).open(&path).expect("raw");
-        raw.write_all(b"{\"id\":\"b\",\"te").expect("torn write");
+        raw.write_all(b"{\"x\":1,\"id\":\"c\"}\n{\"id\":\"b\",\"te")
+            .expect("torn write");
         drop(raw);
         let mut file = JsonlFile::open(&path).expect("reopens");
-        assert!(file.contains("a") && !file.contains("b"));
+        assert!(file.contains("a").expect("reads") && file.contains("c").expect("reads"));
+        assert!(!file.contains("b").expect("reads"));
         assert!(!file.append("a", &json!({"id": "a"})).expect("no-op"));
         assert!(file
             .append("b", &json!({"id": "b", "text": "yo"}))
@@ -138,7 +200,30 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("reads");
         assert_eq!(
             text,
-            "{\"id\":\"a\",\"text\":\"hi\"}\n{\"id\":\"b\",\"text\":\"yo\"}\n"
+            "{\"id\":\"a\",\"text\":\"hi\"}\n{\"x\":1,\"id\":\"c\"}\n{\"id\":\"b\",\"text\":\"yo\"}\n"
         );
+    }
+
+    #[test]
+    fn a_hash_hit_is_confirmed_against_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut file = JsonlFile::open(&dir.path().join("t.jsonl")).expect("opens");
+        assert!(file.append("a", &json!({"id": "a"})).expect("writes"));
+        // As if another id collided with `a`'s hash.
+        file.ids.insert(hash("z"));
+        assert!(!file.contains("z").expect("reads"));
+        assert!(file
+            .append("z", &json!({"id": "z"}))
+            .expect("a collision loses nothing"));
+    }
+
+    #[test]
+    fn encodes_the_id_first() {
+        let value = json!({"contact": "c1", "id": "k\"1", "kind": "task"});
+        let line = encode(&value).expect("encodes");
+        assert_eq!(line, br#"{"id":"k\"1","contact":"c1","kind":"task"}"#);
+        assert_eq!(line_id(&line).as_deref(), Some("k\"1"), "escapes parsed");
+        let parsed: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(parsed, value);
     }
 }

@@ -378,7 +378,8 @@ impl Outbox for WebhookOutbox {
                 continue;
             };
             let id = action["id"].as_str().unwrap_or("unnamed");
-            let body = serde_json::to_vec(action)
+            // The bytes a JSON Lines outbox would hold, without the newline.
+            let body = super::jsonl::encode(action)
                 .map_err(|e| DeliveryError(format!("cannot encode {id}: {e}")))?;
             self.post(&endpoint, id, &body)
                 .map_err(|failure| match failure {
