@@ -84,6 +84,15 @@ pub fn lower(
             coupon: variant.coupon.clone(),
         })
         .collect();
+    let webhooks = project
+        .webhook_settings
+        .iter()
+        .map(|(name, settings)| bytecode::WebhookSpec {
+            name: lowering.string(name),
+            url_env: settings.url_env.clone(),
+            secret_env: settings.secret_env.clone(),
+        })
+        .collect();
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -101,6 +110,7 @@ pub fn lower(
         fields,
         events,
         templates,
+        webhooks,
     }
 }
 

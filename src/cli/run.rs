@@ -6,10 +6,14 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
-use flowc_runtime::delivery::{FileOutbox, Outbox, RenderSettings, SmtpOutbox};
+use flowc_runtime::delivery::{
+    ChannelUrls, Endpoints, FileOutbox, HttpSender, Outbox, RenderSettings, SmtpOutbox, Timeouts,
+    WebhookOutbox,
+};
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
@@ -41,7 +45,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", default_value = "flow.db")]
     state: PathBuf,
 
-    /// Where messages are written: one .eml per e-mail, one .json per other action.
+    /// Where messages without a server go: one .eml per e-mail; SMS, push,
+    /// tasks, webhooks and contact updates as lines of sms.jsonl,
+    /// push.jsonl, tasks.jsonl, webhooks.jsonl, updates.jsonl.
     #[arg(long, value_name = "DIR", default_value = "outbox")]
     outbox: PathBuf,
 
@@ -77,9 +83,59 @@ pub struct RunArgs {
     #[arg(long, value_name = "HOST:PORT", env = "FLOWC_SMTP")]
     smtp: Option<String>,
 
+    #[command(flatten)]
+    webhooks: WebhookArgs,
+
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// Endpoints for signed JSON webhooks (see docs/operations.md, "Webhooks").
+/// Without one, a channel goes to its JSON Lines file in the outbox.
+#[derive(clap::Args)]
+struct WebhookArgs {
+    /// POST SMS here (else FLOWC_SMS_URL); signed with FLOWC_SMS_SECRET or FLOWC_WEBHOOK_SECRET.
+    #[arg(long, value_name = "URL")]
+    sms_url: Option<String>,
+
+    /// POST push notifications here (else FLOWC_PUSH_URL).
+    #[arg(long, value_name = "URL")]
+    push_url: Option<String>,
+
+    /// POST tasks here (else FLOWC_TASK_URL).
+    #[arg(long, value_name = "URL")]
+    task_url: Option<String>,
+
+    /// How long one webhook request may take, in seconds (connecting: at most 10).
+    #[arg(long, value_name = "SECONDS", default_value = "30")]
+    webhook_timeout: u64,
+}
+
+impl WebhookArgs {
+    /// The endpoints from these flags and the environment.
+    fn endpoints(&self, program: &bytecode::Program) -> Result<Endpoints, String> {
+        let flags = ChannelUrls {
+            sms: self.sms_url.clone(),
+            push: self.push_url.clone(),
+            task: self.task_url.clone(),
+        };
+        Endpoints::configure(program, &flags, &|name| std::env::var(name).ok())
+    }
+
+    /// `rest` behind the webhooks: what has no endpoint goes to `rest`.
+    fn outbox(&self, endpoints: Endpoints, rest: Box<dyn Outbox>) -> Box<dyn Outbox> {
+        let total = Duration::from_secs(self.webhook_timeout.max(1));
+        let timeouts = Timeouts {
+            connect: total.min(Duration::from_secs(10)),
+            total,
+        };
+        Box::new(WebhookOutbox::new(
+            endpoints,
+            HttpSender::new(timeouts),
+            rest,
+        ))
+    }
 }
 
 pub fn run(args: RunArgs, zones: &ZoneDb) -> u8 {
@@ -134,6 +190,9 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         None => Timestamp::now(),
     };
     let program = load_program(&args.program, zones)?;
+    // Read and checked before anything else happens.
+    let endpoints = args.webhooks.endpoints(&program).map_err(usage)?;
+    let routes = endpoints.describe();
 
     // One run at a time per state: the lock goes with the process, even killed.
     let lock_path = PathBuf::from(format!("{}.lock", args.state.display()));
@@ -164,6 +223,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         }
         None => Box::new(folder),
     };
+    outbox = args.webhooks.outbox(endpoints, outbox);
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
@@ -201,6 +261,9 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     }
     for missed in &summary.missed {
         eprintln!("MISSED: {missed}");
+    }
+    if !routes.is_empty() && !args.json {
+        println!("signed webhooks: {}", routes.join(", "));
     }
     if args.json {
         println!(

@@ -16,13 +16,14 @@
 //! product = "text"
 //!
 //! [webhooks.crm]                  # webhooks flows may call
-//! url_env = "CRM_WEBHOOK_URL"
+//! url_env = "CRM_WEBHOOK_URL"       # where `flowc run` finds the endpoint URL
+//! secret_env = "CRM_WEBHOOK_SECRET" # and the signing secret (optional)
 //! ```
 
 pub mod schema;
 pub mod templates;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schema::{EventDef, FieldDef, FieldType, Schema};
 use templates::Templates;
@@ -49,6 +50,17 @@ pub struct Project {
     pub templates: Option<Templates>,
     /// `None` when the project declares no webhooks: any name is accepted.
     pub webhooks: Option<BTreeSet<String>>,
+    /// Where a run finds each declared webhook's endpoint and secret.
+    pub webhook_settings: BTreeMap<String, WebhookSettings>,
+}
+
+/// The names of the environment variables configuring a webhook. The
+/// values are read by `flowc run`, never stored in the program: a URL may
+/// carry a token, and the secret must stay out of files and logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookSettings {
+    pub url_env: Option<String>,
+    pub secret_env: Option<String>,
 }
 
 impl Default for Project {
@@ -61,12 +73,14 @@ impl Default for Project {
             templates_dir: "templates".to_string(),
             templates: None,
             webhooks: None,
+            webhook_settings: BTreeMap::new(),
         }
     }
 }
 
 const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
 const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks"];
+const WEBHOOK_KEYS: &[&str] = &["url_env", "secret_env"];
 
 impl Project {
     /// Reads a `flow.toml`. Problems become diagnostics; what is valid is kept.
@@ -151,10 +165,85 @@ impl Project {
         }
         if let Some(webhooks) = table.get("webhooks").and_then(|v| v.as_table()) {
             project.webhooks = Some(webhooks.keys().cloned().collect());
+            for (name, value) in webhooks {
+                let Some(keys) = value.as_table() else {
+                    problem(
+                        name,
+                        format!("webhook `{name}` must be a table"),
+                        Some(format!(
+                            "write `[webhooks.{name}]` then `url_env = \"...\"`"
+                        )),
+                    );
+                    continue;
+                };
+                let mut settings = WebhookSettings::default();
+                for (key, value) in keys {
+                    let slot = match key.as_str() {
+                        "url_env" => &mut settings.url_env,
+                        "secret_env" => &mut settings.secret_env,
+                        // A URL or secret written here would be compiled into
+                        // the program and copied around: only a variable's name.
+                        "url" | "secret" => {
+                            problem(
+                                key,
+                                format!("`{key}` cannot be written in flow.toml"),
+                                Some(format!(
+                                    "name the environment variable that holds it: `{key}_env = \"{}\"`",
+                                    env_example(name, key)
+                                )),
+                            );
+                            continue;
+                        }
+                        _ => {
+                            problem(
+                                key,
+                                format!("unknown webhook setting `{key}`"),
+                                Some(
+                                    suggest::closest(key, WEBHOOK_KEYS.iter().copied())
+                                        .map(|s| format!("did you mean `{s}`?"))
+                                        .unwrap_or_else(|| {
+                                            format!("the settings are {}", WEBHOOK_KEYS.join(", "))
+                                        }),
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    match value.as_str() {
+                        Some(variable) if is_env_name(variable) => {
+                            *slot = Some(variable.to_string())
+                        }
+                        _ => problem(
+                            key,
+                            format!("`{key}` must name an environment variable"),
+                            Some(format!(
+                                "write e.g. `{key} = \"{}\"`: the value itself is read at run time",
+                                env_example(name, key.trim_end_matches("_env"))
+                            )),
+                        ),
+                    }
+                }
+                project.webhook_settings.insert(name.clone(), settings);
+            }
         }
         crate::diagnostics::sort(&mut diagnostics);
         (project, diagnostics)
     }
+}
+
+/// `CRM_WEBHOOK_URL` for the `url` of webhook `crm`.
+fn env_example(webhook: &str, what: &str) -> String {
+    let name = webhook
+        .to_uppercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    format!("{name}_WEBHOOK_{}", what.to_uppercase())
+}
+
+/// `CRM_WEBHOOK_URL`: letters, digits and underscores, not starting with a digit.
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `"date"` or `{ type = "date", yearly = true, consent = "email" }`.
@@ -262,6 +351,44 @@ mod tests {
             "built-ins stay"
         );
         assert!(!project.schema.events.contains_key("visit"), "defaults go");
+    }
+
+    #[test]
+    fn reads_webhook_settings_and_reports_bad_ones() {
+        let (project, diagnostics) = parse(
+            "[webhooks.crm]\nurl_env = \"CRM_URL\"\nsecret_env = \"CRM_SECRET\"\n[webhooks.erp]\n",
+        );
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        assert_eq!(
+            project.webhook_settings["crm"],
+            WebhookSettings {
+                url_env: Some("CRM_URL".into()),
+                secret_env: Some("CRM_SECRET".into())
+            }
+        );
+        assert_eq!(project.webhook_settings["erp"], WebhookSettings::default());
+        let (_, diagnostics) =
+            parse("[webhooks.crm]\nurl = \"https://x\"\nsecret_env = \"not a name\"\n");
+        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+        let helps: Vec<_> = diagnostics
+            .iter()
+            .filter_map(|d| d.help.as_deref())
+            .collect();
+        assert!(
+            helps
+                .iter()
+                .any(|h| h.contains("`url_env = \"CRM_WEBHOOK_URL\"`")),
+            "{helps:?}"
+        );
+        let labels: Vec<_> = diagnostics.iter().map(|d| format!("{d:?}")).collect();
+        assert!(
+            labels.iter().all(|l| !l.contains("https://x")),
+            "a URL is not echoed: {labels:?}"
+        );
+        assert!(
+            helps.iter().any(|h| h.contains("CRM_WEBHOOK_SECRET")),
+            "{helps:?}"
+        );
     }
 
     #[test]

@@ -29,6 +29,19 @@ pub fn disassemble(program: &Program) -> String {
             program.string(*field)
         );
     }
+    for webhook in &program.webhooks {
+        let env = |name: &Option<String>, default: &str| match name {
+            Some(name) => format!("${name}"),
+            None => default.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "; webhook {}: url {}, secret {}",
+            program.string(webhook.name),
+            env(&webhook.url_env, "none (outbox file)"),
+            env(&webhook.secret_env, "$FLOWC_WEBHOOK_SECRET"),
+        );
+    }
     let d = Disassembler { program, out };
     d.finish()
 }

@@ -20,7 +20,7 @@ use super::program::Program;
 pub const MAGIC: &[u8; 6] = b"FLOWB\0";
 
 /// The format this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 16;
 
@@ -131,6 +131,7 @@ mod tests {
             fields: Vec::new(),
             events: Vec::new(),
             templates: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 
@@ -152,12 +153,12 @@ mod tests {
         assert!(matches!(cut, Err(FormatError::Corrupt(_))), "{cut:?}");
         bytes[8] ^= 1;
         assert_eq!(decode(&bytes), Err(FormatError::HashMismatch));
-        bytes[6] = 2;
+        bytes[6] = 9;
         let error = decode(&bytes).unwrap_err();
         assert_eq!(
             error,
             FormatError::Version {
-                found: 2,
+                found: 9,
                 expected: FORMAT_VERSION
             }
         );

@@ -50,6 +50,21 @@ pub struct Program {
     pub events: Vec<EventSpec>,
     /// The message templates, so that a program runs on its own.
     pub templates: Vec<TemplateCode>,
+    /// The webhooks declared in `flow.toml`, with where a run finds their
+    /// endpoints.
+    pub webhooks: Vec<WebhookSpec>,
+}
+
+/// A named webhook and the environment variables that configure it at run
+/// time. Only the variables' names are compiled in: the URL (which may
+/// carry a token) and the secret never reach a `.flowb` file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    pub name: StrId,
+    /// The variable holding the endpoint URL; none: calls go to the outbox file.
+    pub url_env: Option<String>,
+    /// The variable holding the signing secret; none: `FLOWC_WEBHOOK_SECRET`.
+    pub secret_env: Option<String>,
 }
 
 /// One channel's version of a template: minijinja source text.

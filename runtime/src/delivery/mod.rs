@@ -1,18 +1,24 @@
 //! From a due rule to what leaves: templates rendered with the contact's
 //! data (minijinja; HTML-escaped in HTML templates), e-mails built by
 //! lettre (headers encoded, so contact data can never add a header), and
-//! the outbox that delivers them.
+//! the outboxes that deliver them: a folder (`.eml` files, JSON Lines),
+//! an SMTP server, signed HTTP webhooks.
 //!
 //! Rendering happens once, when the send is recorded: the payload stored
 //! in the state is what every delivery attempt writes, byte for byte.
 
+mod jsonl;
 mod outbox;
 mod render;
 mod smtp;
+mod webhook;
 
-pub use outbox::{FileOutbox, Outbox};
+pub use outbox::{jsonl_name, FileOutbox, Outbox};
 pub use render::{render_due, RenderSettings};
 pub use smtp::SmtpOutbox;
+pub use webhook::{
+    sign, ChannelUrls, Endpoints, HttpSender, Timeouts, WebhookOutbox, DEFAULT_SECRET_ENV,
+};
 
 #[derive(Debug)]
 pub struct DeliveryError(pub String);

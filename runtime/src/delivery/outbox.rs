@@ -1,11 +1,15 @@
-//! Where messages go. The default outbox is a folder: one `.eml` file per
-//! e-mail and one `.json` file per other action, named by the message id
-//! derived from the send's key, written atomically (temporary file, then
-//! rename). Writing the same send twice leaves one file: a crash between
-//! delivery and its record costs nothing.
+//! Where messages go when no server takes them: a folder. One `.eml` file
+//! per e-mail, named by the message id derived from the send's key and
+//! written atomically (temporary file, then rename), so writing the same
+//! send twice leaves one file. Every other action is one line of a JSON
+//! Lines file per kind (`sms.jsonl`, `push.jsonl`, `tasks.jsonl`,
+//! `webhooks.jsonl`, `updates.jsonl`), written at most once per id: a crash
+//! between delivery and its record costs nothing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::jsonl::JsonlFile;
 use super::DeliveryError;
 
 /// Delivers a rendered payload.
@@ -13,8 +17,23 @@ pub trait Outbox {
     fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError>;
 }
 
+/// The JSON Lines file of the folder outbox that holds actions of `kind`.
+pub fn jsonl_name(kind: &str) -> &'static str {
+    match kind {
+        "sms" => "sms.jsonl",
+        "push" => "push.jsonl",
+        "task" => "tasks.jsonl",
+        "webhook" => "webhooks.jsonl",
+        // Changes to the contact for the system of record to apply.
+        "set" | "tag" | "untag" | "exit" => "updates.jsonl",
+        _ => "other.jsonl",
+    }
+}
+
 pub struct FileOutbox {
     dir: PathBuf,
+    /// Opened (and indexed) on first use, once per run.
+    lines: HashMap<&'static str, JsonlFile>,
 }
 
 impl FileOutbox {
@@ -24,6 +43,7 @@ impl FileOutbox {
         })?;
         Ok(FileOutbox {
             dir: dir.to_path_buf(),
+            lines: HashMap::new(),
         })
     }
 
@@ -39,6 +59,17 @@ impl FileOutbox {
             .and_then(|_| std::fs::rename(&temporary, &target))
             .map_err(|e| DeliveryError(format!("cannot write {}: {e}", target.display())))
     }
+
+    fn append(&mut self, id: &str, action: &serde_json::Value) -> Result<(), DeliveryError> {
+        let name = jsonl_name(action["kind"].as_str().unwrap_or(""));
+        let file = match self.lines.entry(name) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(JsonlFile::open(&self.dir.join(name))?)
+            }
+        };
+        file.append(id, action).map(|_| ())
+    }
 }
 
 impl Outbox for FileOutbox {
@@ -50,10 +81,7 @@ impl Outbox for FileOutbox {
                     &format!("{id}.eml"),
                     action["eml"].as_str().unwrap_or("").as_bytes(),
                 )?,
-                _ => {
-                    let json = serde_json::to_vec_pretty(action).unwrap_or_default();
-                    self.write(&format!("{id}.json"), &json)?
-                }
+                _ => self.append(id, action)?,
             }
         }
         Ok(())
