@@ -213,6 +213,37 @@ fn field_def(value: &toml::Value) -> Result<FieldDef, (String, Option<String>)> 
     })
 }
 
+/// Where a TOML text declares the key at `path` (`["contact", "birthday"]`
+/// in `[contact]`, `["events", "purchase"]` as `[events.purchase]`): the
+/// span of its last segment, for an editor's "go to definition" and hover.
+/// A line scan (simple tables and headers, not inline or dotted keys).
+pub fn declaration_span(text: &str, path: &[&str]) -> Option<Span> {
+    let (last, parent) = path.split_last()?;
+    let mut table: Vec<String> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let header = header.split(']').next().unwrap_or("");
+            table = header.split('.').map(|s| s.trim().to_string()).collect();
+            if table.iter().map(String::as_str).eq(path.iter().copied()) {
+                let start = offset + indent + 1 + header.rfind(last)?;
+                return Some(Span::new(start, start + last.len()));
+            }
+        } else if table.iter().map(String::as_str).eq(parent.iter().copied()) {
+            let key = trimmed.split('=').next().unwrap_or("").trim();
+            let key = key.trim_matches('"');
+            if key == *last && trimmed.contains('=') {
+                let start = offset + indent + trimmed.find(last)?;
+                return Some(Span::new(start, start + last.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// The span of `key` where it is first defined in a TOML text (best effort:
 /// the first line that assigns it, else the whole first line).
 fn key_span(text: &str, key: &str) -> Span {
@@ -262,6 +293,19 @@ mod tests {
             "built-ins stay"
         );
         assert!(!project.schema.events.contains_key("visit"), "defaults go");
+    }
+
+    #[test]
+    fn finds_declarations_by_table_and_key() {
+        let text = "[contact]\nemail = \"email\"\n  birthday = \"date\"\n[events.purchase]\nbirthday = \"text\"\n";
+        let span = declaration_span(text, &["contact", "birthday"]).unwrap();
+        assert_eq!(&text[span.start..span.end], "birthday");
+        assert_eq!(span.start, text.find("  birthday").unwrap() + 2);
+        let span = declaration_span(text, &["events", "purchase"]).unwrap();
+        assert_eq!(&text[span.start..span.end], "purchase");
+        let span = declaration_span(text, &["events", "purchase", "birthday"]).unwrap();
+        assert_eq!(span.start, text.rfind("birthday").unwrap());
+        assert_eq!(declaration_span(text, &["contact", "phone"]), None);
     }
 
     #[test]
