@@ -424,3 +424,54 @@ fn exit_without_shutdown_is_an_error_and_garbage_does_not_crash() {
     drop(client.stdin);
     assert_eq!(client.child.wait().unwrap().code(), Some(1));
 }
+
+#[test]
+fn hover_on_a_trigger_shows_when_the_sample_contact_is_next_due() {
+    let dir = project("sample");
+    let toml = dir.join("flow.toml");
+    let project = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{project}\n[editor]\nsample_contact = \"contacts.csv#c001\"\n"),
+    )
+    .unwrap();
+    let file = dir.join("birthday.flow");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut client = Client::start(&dir);
+    let doc = uri(&file);
+    client.open(&doc, &text);
+    assert_eq!(client.diagnostics(&doc), Vec::<Value>::new());
+    // c001 was born on 15 June, in Europe/Paris: `when birthday - 15d` is
+    // due on 31 May at 08:00 (the flow's `send_at`), every year.
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("when birthday"))
+        .unwrap() as u32;
+    let hover = client.at("textDocument/hover", &doc, line, 7);
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("next for sample contact `c001` (contacts.csv):"),
+        "{value}"
+    );
+    let dates: Vec<&str> = value.lines().filter(|l| l.starts_with("- ")).collect();
+    assert_eq!(dates.len(), 3, "{value}");
+    let years: Vec<i32> = dates
+        .iter()
+        .map(|l| {
+            let year = &l[2..6];
+            assert_eq!(
+                *l,
+                format!("- {year}-05-31 08:00 Europe/Paris (birthday/{year})"),
+                "{value}"
+            );
+            year.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(years, [years[0], years[0] + 1, years[0] + 2]);
+    // A bad value is reported in flow.toml, with the code `flowc check` uses.
+    std::fs::write(&toml, format!("{project}\n[editor]\nsample_contact = 3\n")).unwrap();
+    client.notify("workspace/didChangeWatchedFiles", json!({ "changes": [] }));
+    let found = client.diagnostics(&uri(&toml));
+    assert_eq!(found[0]["code"], "E0060", "{found:?}");
+    assert!(client.stop().success());
+}

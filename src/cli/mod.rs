@@ -10,7 +10,7 @@ pub(crate) mod inputs;
 mod output;
 mod report;
 mod run;
-mod simulate;
+pub(crate) mod simulate;
 mod test;
 
 use std::process::ExitCode;

@@ -6,12 +6,18 @@
 use flowc_compiler::project::declaration_span;
 use flowc_compiler::syntax::ast::File;
 use flowc_compiler::syntax::Span;
+use flowc_compiler::ZoneDb;
 
 use super::locate::{self, Role, Target};
 use super::workspace::Analysis;
 
 /// The hover text (Markdown) for the name at `offset`, if any.
-pub fn hover(analysis: &Analysis, file: &File, offset: usize) -> Option<(String, Span)> {
+pub fn hover(
+    analysis: &Analysis,
+    file: &File,
+    offset: usize,
+    zones: &ZoneDb,
+) -> Option<(String, Span)> {
     let hover = match locate::at(file, offset)? {
         Target::Link(found) => {
             let template = analysis
@@ -30,7 +36,7 @@ pub fn hover(analysis: &Analysis, file: &File, offset: usize) -> Option<(String,
             (text, found.link.span)
         }
         Target::Name(found) => {
-            let text = match &found.role {
+            let mut text = match &found.role {
                 Role::Template(_) | Role::Message => template(analysis, found.name)
                     .unwrap_or_else(|| format!("message `{}` of this flow", found.name)),
                 Role::Field => field(analysis, found.name)?,
@@ -56,6 +62,11 @@ pub fn hover(analysis: &Analysis, file: &File, offset: usize) -> Option<(String,
                     declared_at(analysis, &["webhooks", found.name])
                 ),
             };
+            if let (Role::Trigger, Some(rule)) = (&found.role, found.rule) {
+                if let Some(dates) = super::sample::next_dates(analysis, rule, zones) {
+                    text.push_str(&format!("\n\n{dates}"));
+                }
+            }
             (text, found.span)
         }
     };

@@ -32,6 +32,8 @@ pub struct Found<'a> {
     pub name: &'a str,
     pub span: Span,
     pub role: Role,
+    /// The rule the name is in, if any.
+    pub rule: Option<&'a Rule>,
 }
 
 /// The link name of `clicked MESSAGE link "NAME"` under the cursor.
@@ -95,6 +97,7 @@ impl<'a> Finder<'a> {
                 name: &ident.node,
                 span: ident.span,
                 role,
+                rule: self.rule,
             }));
         }
     }

@@ -10,6 +10,7 @@ mod diagnostics;
 mod documents;
 mod hover;
 mod locate;
+mod sample;
 mod server;
 mod symbols;
 mod workspace;

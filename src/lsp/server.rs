@@ -258,7 +258,7 @@ impl<'a> Server<'a> {
                 .and_then(|(analysis, offset)| {
                     let (file, _) =
                         flowc_compiler::syntax::parse(analysis.document, analysis.text());
-                    let (text, span) = hover::hover(analysis, &file, offset)?;
+                    let (text, span) = hover::hover(analysis, &file, offset, self.zones)?;
                     Some(Hover {
                         contents: HoverContents::Markup(MarkupContent {
                             kind: MarkupKind::Markdown,

@@ -17,6 +17,9 @@
 //!
 //! [webhooks.crm]                  # webhooks flows may call
 //! url_env = "CRM_WEBHOOK_URL"
+//!
+//! [editor]                        # for `flowc lsp`: hovering a trigger
+//! sample_contact = "contacts.csv#c001"   # shows when it is next due for c001
 //! ```
 
 pub mod schema;
@@ -49,6 +52,16 @@ pub struct Project {
     pub templates: Option<Templates>,
     /// `None` when the project declares no webhooks: any name is accepted.
     pub webhooks: Option<BTreeSet<String>>,
+    /// The contact an editor computes trigger dates for (`[editor]`).
+    pub sample_contact: Option<SampleContact>,
+}
+
+/// `sample_contact = "contacts.csv#c001"`: a CSV file of contacts (relative
+/// to the project file) and the `id` of one of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleContact {
+    pub file: String,
+    pub id: String,
 }
 
 impl Default for Project {
@@ -61,12 +74,14 @@ impl Default for Project {
             templates_dir: "templates".to_string(),
             templates: None,
             webhooks: None,
+            sample_contact: None,
         }
     }
 }
 
 const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
-const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks"];
+const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks", "editor"];
+const EDITOR_KEYS: &[&str] = &["sample_contact"];
 
 impl Project {
     /// Reads a `flow.toml`. Problems become diagnostics; what is valid is kept.
@@ -152,9 +167,37 @@ impl Project {
         if let Some(webhooks) = table.get("webhooks").and_then(|v| v.as_table()) {
             project.webhooks = Some(webhooks.keys().cloned().collect());
         }
+        if let Some(editor) = table.get("editor").and_then(|v| v.as_table()) {
+            for (key, value) in editor {
+                match (key.as_str(), value.as_str().map(sample_contact)) {
+                    ("sample_contact", Some(Some(sample))) => project.sample_contact = Some(sample),
+                    ("sample_contact", _) => problem(
+                        key,
+                        "`sample_contact` is a CSV file and a contact id".to_string(),
+                        Some("write e.g. `sample_contact = \"contacts.csv#c001\"`".to_string()),
+                    ),
+                    _ => problem(
+                        key,
+                        format!("unknown editor setting `{key}`"),
+                        suggest::closest(key, EDITOR_KEYS.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?")),
+                    ),
+                }
+            }
+        }
         crate::diagnostics::sort(&mut diagnostics);
         (project, diagnostics)
     }
+}
+
+/// `contacts.csv#c001`: both parts non-empty.
+fn sample_contact(value: &str) -> Option<SampleContact> {
+    let (file, id) = value.rsplit_once('#')?;
+    let (file, id) = (file.trim(), id.trim());
+    (!file.is_empty() && !id.is_empty()).then(|| SampleContact {
+        file: file.to_string(),
+        id: id.to_string(),
+    })
 }
 
 /// `"date"` or `{ type = "date", yearly = true, consent = "email" }`.
@@ -293,6 +336,34 @@ mod tests {
             "built-ins stay"
         );
         assert!(!project.schema.events.contains_key("visit"), "defaults go");
+    }
+
+    #[test]
+    fn reads_the_sample_contact_and_reports_bad_values() {
+        let (project, diagnostics) =
+            parse("[editor]\nsample_contact = \"data/contacts.csv#c001\"\n");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let sample = project.sample_contact.unwrap();
+        assert_eq!(
+            (sample.file.as_str(), sample.id.as_str()),
+            ("data/contacts.csv", "c001")
+        );
+        for bad in ["\"contacts.csv\"", "\"#c001\"", "3"] {
+            let (project, diagnostics) = parse(&format!("[editor]\nsample_contact = {bad}\n"));
+            assert_eq!(project.sample_contact, None);
+            assert_eq!(diagnostics.len(), 1, "{bad}");
+            assert_eq!(diagnostics[0].code, Code::InvalidProject);
+            assert!(diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("contacts.csv#c001"));
+        }
+        let (_, diagnostics) = parse("[editor]\nsample_contacts = \"x#1\"\n");
+        assert_eq!(
+            diagnostics[0].help.as_deref(),
+            Some("did you mean `sample_contact`?")
+        );
     }
 
     #[test]
