@@ -415,6 +415,18 @@ fn exit_without_shutdown_is_an_error_and_garbage_does_not_crash() {
     // Positions past the end and unknown documents are answered, not fatal.
     client.at("textDocument/hover", &doc, 99, 99);
     client.at("textDocument/completion", &doc, 0, 999);
+    // A document that is no file is checked alone.
+    client.open(
+        "untitled:Untitled-1",
+        "on birthday send x\non birthdy send y",
+    );
+    let found = client.diagnostics("untitled:Untitled-1");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["code"], "E0014");
+    assert_eq!(
+        found[0]["range"]["start"],
+        json!({ "line": 1, "character": 3 })
+    );
     let other = uri(&dir.join("nothing.flow"));
     assert_eq!(
         client.at("textDocument/definition", &other, 0, 0),

@@ -36,7 +36,12 @@ pub fn by_uri(analysis: &Analysis) -> BTreeMap<String, (Uri, Vec<lsp_types::Diag
     out
 }
 
+/// The URI of a source: the editor's for the analysed document, else that
+/// of the file it was read from.
 pub fn uri_of(analysis: &Analysis, id: SourceId) -> Option<Uri> {
+    if id == analysis.document {
+        return Some(analysis.uri.clone());
+    }
     path_to_uri(&analysis.path_of(id))
 }
 

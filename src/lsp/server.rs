@@ -19,7 +19,7 @@ use lsp_types::{
     TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
 };
 
-use super::convert::{uri_to_path, LineIndex};
+use super::convert::LineIndex;
 use super::documents::Documents;
 use super::workspace::{analyse, Analysis};
 use super::{completion, definition, diagnostics, hover, symbols};
@@ -177,9 +177,8 @@ impl<'a> Server<'a> {
             let Some(document) = self.documents.iter().find(|d| d.uri.as_str() == key) else {
                 continue;
             };
-            let path = uri_to_path(&document.uri);
             let checked = catch_unwind(AssertUnwindSafe(|| {
-                analyse(path.as_deref(), &document.text, &self.documents, self.zones)
+                analyse(&document.uri, &document.text, &self.documents, self.zones)
             }));
             match checked {
                 Ok(analysis) => {

@@ -11,6 +11,9 @@ use flowc_compiler::project::Project;
 use flowc_compiler::source::{SourceId, Sources};
 use flowc_compiler::ZoneDb;
 
+use lsp_types::Uri;
+
+use super::convert::uri_to_path;
 use super::documents::Documents;
 use crate::cli::inputs;
 
@@ -21,8 +24,10 @@ pub struct Analysis {
     /// The folder of `flow.toml`, when there is one.
     pub project_dir: Option<PathBuf>,
     pub flow_files: Vec<SourceId>,
-    /// The analysed document among `flow_files`.
+    /// The analysed document among `flow_files`, and its URI (which may
+    /// name no file: `untitled:...`).
     pub document: SourceId,
+    pub uri: Uri,
     /// Every diagnostic of the project's inputs and flows, sorted.
     pub diagnostics: Vec<Diagnostic>,
     /// The folder the source paths are relative to.
@@ -40,11 +45,11 @@ impl Analysis {
     }
 }
 
-/// Checks `text`, the content of the document at `path` (`None` for a
-/// document that is not a file: it is checked alone, with no project).
-pub fn analyse(path: Option<&Path>, text: &str, documents: &Documents, zones: &ZoneDb) -> Analysis {
+/// Checks `text`, the content of the document at `uri` (a document that
+/// is not a file is checked alone, with no project).
+pub fn analyse(uri: &Uri, text: &str, documents: &Documents, zones: &ZoneDb) -> Analysis {
     let base = std::env::current_dir().unwrap_or_default();
-    let path = path.map(canonical);
+    let path = uri_to_path(uri).map(|p| canonical(&p));
     let project_file = path.as_deref().and_then(project_of);
     let mut sources = Sources::new();
     let mut diagnostics = Vec::new();
@@ -107,6 +112,7 @@ pub fn analyse(path: Option<&Path>, text: &str, documents: &Documents, zones: &Z
         project_dir,
         flow_files,
         document,
+        uri: uri.clone(),
         diagnostics,
         base,
     }
