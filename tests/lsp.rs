@@ -73,6 +73,7 @@ impl Client {
         assert_eq!(capabilities["hoverProvider"], json!(true), "{result}");
         assert_eq!(capabilities["definitionProvider"], json!(true));
         assert_eq!(capabilities["documentSymbolProvider"], json!(true));
+        assert_eq!(capabilities["documentFormattingProvider"], json!(true));
         assert_eq!(
             capabilities["textDocumentSync"]["change"],
             json!(2),
@@ -485,5 +486,51 @@ fn hover_on_a_trigger_shows_when_the_sample_contact_is_next_due() {
     client.notify("workspace/didChangeWatchedFiles", json!({ "changes": [] }));
     let found = client.diagnostics(&uri(&toml));
     assert_eq!(found[0]["code"], "E0060", "{found:?}");
+    assert!(client.stop().success());
+}
+
+#[test]
+fn formatting_is_flowc_fmt() {
+    let dir = project("format");
+    let file = dir.join("messy.flow");
+    let text = "flow messy {\n      on birthday   send offer ;when birthday - 15d send  reminder # prénom 🎂\n}\n";
+    std::fs::write(&file, text).unwrap();
+    let mut client = Client::start(&dir);
+    let doc = uri(&file);
+    client.open(&doc, text);
+    let format = |client: &mut Client| {
+        client.request(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": doc }, "options": { "tabSize": 4, "insertSpaces": true } }),
+        )
+    };
+    let edits = format(&mut client);
+    // The same text as `flowc fmt -` gives, replacing the whole document.
+    let mut fmt = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fmt.stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let expected = String::from_utf8(fmt.wait_with_output().unwrap().stdout).unwrap();
+    assert_ne!(expected, text);
+    let last = text.lines().count() as u32;
+    assert_eq!(
+        edits,
+        json!([{
+            "range": { "start": { "line": 0, "character": 0 }, "end": { "line": last, "character": 0 } },
+            "newText": expected
+        }])
+    );
+    // Formatted text needs no edit; a text that does not parse gets none.
+    client.change(&doc, 2, (0, 0), (last, 0), &expected);
+    assert_eq!(format(&mut client), json!([]));
+    client.change(&doc, 3, (0, 0), (0, 0), "when when ");
+    assert_eq!(format(&mut client), json!([]));
     assert!(client.stop().success());
 }

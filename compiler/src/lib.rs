@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod format;
 pub mod lower;
 pub mod program;
 pub mod project;

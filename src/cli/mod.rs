@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod disasm;
 mod explain;
+mod fmt;
 mod ingest;
 pub(crate) mod inputs;
 mod output;
@@ -46,6 +47,8 @@ pub struct Cli {
 enum Command {
     /// Check flow files and report every problem.
     Check(check::SourceArgs),
+    /// Rewrite flow files in the one canonical layout (`--check` for CI).
+    Fmt(fmt::FmtArgs),
     /// Check and compile flows to a program file for the runtime.
     Build(build::BuildArgs),
     /// Show a compiled program as a readable listing.
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Check(args) => check::run(args, &zones),
+        Command::Fmt(args) => fmt::run(args),
         Command::Build(args) => build::run(args, &zones),
         Command::Disasm(args) => disasm::run(args),
         Command::Simulate(args) => simulate::run(args, &zones),

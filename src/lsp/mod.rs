@@ -1,13 +1,15 @@
 //! `flowc lsp`: a language server for `.flow` files over stdio. It checks
 //! with the compiler itself (the same parser, checker and diagnostics as
 //! `flowc check`, on the editor's unsaved texts) and answers hover,
-//! completion, go to definition and document symbols from the project.
+//! completion, go to definition and document symbols from the project;
+//! formatting is `flowc fmt`'s formatter.
 
 mod completion;
 mod convert;
 mod definition;
 mod diagnostics;
 mod documents;
+mod formatting;
 mod hover;
 mod locate;
 mod sample;

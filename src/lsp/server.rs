@@ -22,7 +22,7 @@ use lsp_types::{
 use super::convert::LineIndex;
 use super::documents::Documents;
 use super::workspace::{analyse, Analysis};
-use super::{completion, definition, diagnostics, hover, symbols};
+use super::{completion, definition, diagnostics, formatting, hover, symbols};
 
 pub fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
@@ -43,6 +43,7 @@ pub fn capabilities() -> ServerCapabilities {
         }),
         definition_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     }
 }
@@ -229,6 +230,7 @@ impl<'a> Server<'a> {
             request::Completion::METHOD => self.completion(request),
             request::GotoDefinition::METHOD => self.definition(request),
             request::DocumentSymbolRequest::METHOD => self.symbols(request),
+            request::Formatting::METHOD => self.formatting(request),
             _ => {
                 return Response::new_err(
                     id,
@@ -302,6 +304,18 @@ impl<'a> Server<'a> {
             })
             .unwrap_or_default();
         to_json(DocumentSymbolResponse::Nested(symbols))
+    }
+}
+
+impl Server<'_> {
+    fn formatting(&self, request: Request) -> Result<serde_json::Value, String> {
+        let params: lsp_types::DocumentFormattingParams = extract(request)?;
+        let Some(document) = self.documents.get(&params.text_document.uri) else {
+            return to_json(Vec::<lsp_types::TextEdit>::new());
+        };
+        let edits =
+            formatting::format(&document.text).inspect_err(|e| eprintln!("flowc lsp: {e}"))?;
+        to_json(edits)
     }
 }
 

@@ -104,8 +104,14 @@ pub fn check_policies(
                         }
                         seen.insert(&name.node, name.span);
                         if !flows.iter().any(|f| f.name == name.node) {
+                            // A flow named after a file that is not a name
+                            // is written as a string.
                             let suggestion =
-                                suggest::closest(&name.node, flows.iter().map(|f| f.name.as_str()));
+                                suggest::closest(&name.node, flows.iter().map(|f| f.name.as_str()))
+                                    .map(|s| match crate::syntax::is_plain_name(s) {
+                                        true => s.to_string(),
+                                        false => format!("\"{s}\""),
+                                    });
                             diagnostics.push(
                                 Diagnostic::new(
                                     Code::UnknownFlow,
@@ -114,9 +120,11 @@ pub fn check_policies(
                                     "no flow of this name",
                                 )
                                 .with_message(format!("unknown flow `{}`", name.node))
-                                .with_suggestion(suggestion)
+                                .with_suggestion(suggestion.as_deref())
                                 .with_note(
-                                    "a flow is named by `flow NAME { ... }`, or after its file",
+                                    "a flow is named by `flow NAME { ... }`, or after its file \
+                                     (write a file name that is not a plain name as a string: \
+                                     `priority \"fixed-line\" > other`)",
                                 ),
                             );
                         }

@@ -247,6 +247,37 @@ fn flows_and_policies_across_files() {
 }
 
 #[test]
+fn flows_named_after_files_that_are_not_names_are_quoted_in_priorities() {
+    let mut sources = Sources::new();
+    let files = [
+        ("flows/fixed-line.flow", "on birthday send a"),
+        ("flows/send.flow", "on birthday send b"),
+        (
+            "flows/policy.flow",
+            "policy { priority \"fixed-line\" > \"send\" }",
+        ),
+    ];
+    let diagnostics = check_with(&Project::default(), &mut sources, &files);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+
+    let mut sources = Sources::new();
+    let files = [
+        ("flows/fixed-line.flow", "on birthday send a"),
+        (
+            "flows/policy.flow",
+            "policy { priority fixed_line > \"fixed-line\" }",
+        ),
+    ];
+    let diagnostics = check_with(&Project::default(), &mut sources, &files);
+    let unknown = &diagnostics[0];
+    assert_eq!(unknown.code.id(), "E0015");
+    assert_eq!(
+        unknown.help.as_deref(),
+        Some("did you mean `\"fixed-line\"`?")
+    );
+}
+
+#[test]
 fn offsets_longer_than_a_year() {
     assert_eq!(codes("when birthday - 1y send a"), Vec::<&str>::new());
     assert_eq!(codes("when birthday - 13mo send a"), ["E0040"]);

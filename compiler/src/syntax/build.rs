@@ -412,11 +412,14 @@ impl Builder<'_> {
                     });
                 }
                 Rule::priority => {
-                    let flows = p
-                        .into_inner()
-                        .filter(|p| p.as_rule() == Rule::ident)
-                        .map(ident)
-                        .collect();
+                    let mut flows = Vec::new();
+                    for name in p.into_inner() {
+                        match name.as_rule() {
+                            Rule::ident => flows.push(ident(name)),
+                            Rule::string => flows.push(self.string(name)),
+                            _ => {}
+                        }
+                    }
                     items.push(PolicyItem::Priority {
                         flows,
                         span: p_span,
@@ -787,7 +790,8 @@ fn unicode_escape(rest: &str) -> Option<(char, usize)> {
     let body = rest.strip_prefix('{')?;
     let close = body.find('}')?;
     let hex = &body[..close];
-    if hex.is_empty() || hex.len() > 6 {
+    // Hex digits only: `from_str_radix` would also take a leading `+`.
+    if hex.is_empty() || hex.len() > 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let ch = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;

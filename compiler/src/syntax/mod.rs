@@ -8,8 +8,17 @@ pub mod keywords;
 mod recovery;
 mod rule_names;
 mod span;
+mod tree;
 
 pub use span::{Span, Spanned};
+pub use tree::{tree, SyntaxKind, SyntaxNode};
+
+/// Whether `name` can be written as a name: not a reserved word, and made
+/// of letters, digits and `_` (starting with a letter or `_`).
+pub fn is_plain_name(name: &str) -> bool {
+    FlowParser::parse(Rule::ident, name)
+        .is_ok_and(|mut pairs| pairs.next().is_some_and(|p| p.as_str().len() == name.len()))
+}
 
 use pest::Parser;
 
@@ -66,7 +75,7 @@ pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
 }
 
 /// Refuses nesting deeper than `MAX_NESTING`, outside strings and comments.
-fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
+pub(crate) fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut in_comment = false;

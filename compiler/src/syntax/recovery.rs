@@ -126,7 +126,7 @@ fn token_at(text: &str, at: usize) -> &str {
 /// Whether the whole word `word` is reserved, asked of the grammar's own
 /// `keyword` rule so that this never drifts from `grammar/flow.pest`. (Each
 /// keyword ends with `!XID_CONTINUE`, so a match covers the whole word.)
-fn is_reserved(word: &str) -> bool {
+pub fn is_reserved(word: &str) -> bool {
     FlowParser::parse(Rule::keyword, word).is_ok()
 }
 

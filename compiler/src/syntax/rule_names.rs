@@ -77,6 +77,7 @@ pub fn human_name(grammar_rule: Rule) -> Option<&'static str> {
         since | kw_since => "`since`",
         within | kw_within => "`within`",
         path | ident => "a name",
+        flow_ref => "a flow name",
         word => "a word",
         list => "a list (`[...]`)",
         boolean | kw_true | kw_false => "`true` or `false`",

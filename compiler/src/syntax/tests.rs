@@ -116,6 +116,22 @@ fn string_escapes() {
 }
 
 #[test]
+fn a_unicode_escape_takes_hex_digits_only() {
+    for bad in [
+        r#"\u{+e9}"#,
+        r#"\u{-1}"#,
+        r#"\u{ e9}"#,
+        r#"\u{d800}"#,
+        r#"\u{1234567}"#,
+    ] {
+        let text = format!("on x if name == \"{bad}\" send y");
+        let (_, diagnostics) = parse(SourceId(0), &text);
+        let codes: Vec<_> = diagnostics.iter().map(|d| d.code.id()).collect();
+        assert_eq!(codes, ["E0004"], "{bad}");
+    }
+}
+
+#[test]
 fn several_syntax_errors_are_reported_at_once() {
     let (_, diagnostics) = parse(
         SourceId(0),
