@@ -3,6 +3,7 @@
 //! Only this binary prints and exits; the libraries return results.
 
 mod cli;
+mod lsp;
 
 use std::process::ExitCode;
 

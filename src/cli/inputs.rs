@@ -86,7 +86,11 @@ pub fn load(paths: &[PathBuf], project_file: Option<&Path>) -> Result<Inputs, St
         };
         let templates_dir = templates_base.join(&project.templates_dir);
         if templates_dir.is_dir() {
-            project.templates = Some(load_templates(&templates_dir, &mut inputs)?);
+            project.templates = Some(load_templates(
+                &templates_dir,
+                &mut inputs.sources,
+                &mut inputs.diagnostics,
+            )?);
         }
         let mut flow_files = Vec::new();
         for file in &files {
@@ -132,7 +136,7 @@ pub fn collect_files(path: &Path, extension: &str, out: &mut Vec<PathBuf>) -> Re
 }
 
 /// `flow.toml` in the folder of `start` or any folder above it.
-fn find_project(start: &Path) -> Option<PathBuf> {
+pub fn find_project(start: &Path) -> Option<PathBuf> {
     let absolute = fs::canonicalize(start).ok()?;
     let mut dir = if absolute.is_dir() {
         Some(absolute.as_path())
@@ -149,7 +153,12 @@ fn find_project(start: &Path) -> Option<PathBuf> {
     None
 }
 
-fn load_templates(dir: &Path, inputs: &mut Inputs) -> Result<Templates, String> {
+/// Every template file of `dir` (sorted), read into `sources`.
+pub fn load_templates(
+    dir: &Path,
+    sources: &mut Sources,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Templates, String> {
     let mut templates = Templates::default();
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(|e| format!("cannot read folder {}: {}", dir.display(), io_reason(&e)))?
@@ -168,21 +177,15 @@ fn load_templates(dir: &Path, inputs: &mut Inputs) -> Result<Templates, String> 
         let Some((template, channel)) = template_file_name(&name) else {
             continue;
         };
-        let id = read_source(&mut inputs.sources, &path, &mut inputs.diagnostics)?;
-        templates.add(
-            &inputs.sources,
-            id,
-            template,
-            channel,
-            &mut inputs.diagnostics,
-        );
+        let id = read_source(sources, &path, diagnostics)?;
+        templates.add(sources, id, template, channel, diagnostics);
     }
     Ok(templates)
 }
 
 /// Reads a file as text. Bytes that are not UTF-8 become a diagnostic
 /// pointing at the first bad byte; the text is then read lossily.
-fn read_source(
+pub fn read_source(
     sources: &mut Sources,
     path: &Path,
     diagnostics: &mut Vec<Diagnostic>,
@@ -194,7 +197,7 @@ fn read_source(
 
 /// Like `read_source`, but a file that is not UTF-8 comes back as `Err(id)`
 /// (already reported) so that callers can leave it unparsed.
-fn read_text(
+pub fn read_text(
     sources: &mut Sources,
     path: &Path,
     diagnostics: &mut Vec<Diagnostic>,
@@ -220,7 +223,7 @@ fn read_text(
 }
 
 /// The path relative to the current folder when it is inside it.
-fn display_path(path: &Path) -> PathBuf {
+pub fn display_path(path: &Path) -> PathBuf {
     let cwd = std::env::current_dir().ok();
     let absolute = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     match cwd.as_deref().and_then(|c| absolute.strip_prefix(c).ok()) {

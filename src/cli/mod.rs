@@ -7,11 +7,11 @@ mod disasm;
 mod explain;
 mod fmt;
 mod ingest;
-mod inputs;
+pub(crate) mod inputs;
 mod output;
 mod report;
 mod run;
-mod simulate;
+pub(crate) mod simulate;
 mod test;
 
 use std::process::ExitCode;
@@ -67,6 +67,8 @@ enum Command {
     Status(report::ReportArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
+    /// Serve editors over stdio (Language Server Protocol).
+    Lsp,
 }
 
 /// The version line: crate version and the zone rules in use (`--tzdir`
@@ -120,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),
         Command::Explain(args) => explain::run(args),
+        Command::Lsp => crate::lsp::run(&zones),
     };
     ExitCode::from(code)
 }

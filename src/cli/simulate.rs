@@ -232,7 +232,7 @@ fn instant(text: &str, end_of_day: bool) -> Result<Timestamp, String> {
         .map_err(|e| e.to_string())
 }
 
-fn describe_problem(problem: &ContactProblem) -> String {
+pub fn describe_problem(problem: &ContactProblem) -> String {
     match problem {
         ContactProblem::UnknownZone { flow, zone } => {
             format!("unknown time zone `{zone}`: flow `{flow}` holds its sends for this contact")

@@ -108,8 +108,9 @@ pub fn check(
     (ok.then_some(Program { flows, policy }), diagnostics)
 }
 
-/// `flows/birthday-offer.flow` → `birthday-offer`.
-fn flow_name_from_path(path: &str) -> String {
+/// `flows/birthday-offer.flow` → `birthday-offer`: the name of a file's
+/// loose rules (public so that editors resolve flow names the same way).
+pub fn flow_name_from_path(path: &str) -> String {
     let file = path.rsplit(['/', '\\']).next().unwrap_or(path);
     file.strip_suffix(".flow").unwrap_or(file).to_string()
 }

@@ -18,6 +18,9 @@
 //! [webhooks.crm]                  # webhooks flows may call
 //! url_env = "CRM_WEBHOOK_URL"       # where `flowc run` finds the endpoint URL
 //! secret_env = "CRM_WEBHOOK_SECRET" # and the signing secret (optional)
+//!
+//! [editor]                        # for `flowc lsp`: hovering a trigger
+//! sample_contact = "contacts.csv#c001"   # shows when it is next due for c001
 //! ```
 
 pub mod schema;
@@ -52,6 +55,8 @@ pub struct Project {
     pub webhooks: Option<BTreeSet<String>>,
     /// Where a run finds each declared webhook's endpoint and secret.
     pub webhook_settings: BTreeMap<String, WebhookSettings>,
+    /// The contact an editor computes trigger dates for (`[editor]`).
+    pub sample_contact: Option<SampleContact>,
 }
 
 /// The names of the environment variables configuring a webhook. The
@@ -61,6 +66,14 @@ pub struct Project {
 pub struct WebhookSettings {
     pub url_env: Option<String>,
     pub secret_env: Option<String>,
+}
+
+/// `sample_contact = "contacts.csv#c001"`: a CSV file of contacts (relative
+/// to the project file) and the `id` of one of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SampleContact {
+    pub file: String,
+    pub id: String,
 }
 
 impl Default for Project {
@@ -74,13 +87,15 @@ impl Default for Project {
             templates: None,
             webhooks: None,
             webhook_settings: BTreeMap::new(),
+            sample_contact: None,
         }
     }
 }
 
 const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
-const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks"];
 const WEBHOOK_KEYS: &[&str] = &["url_env", "secret_env"];
+const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks", "editor"];
+const EDITOR_KEYS: &[&str] = &["sample_contact"];
 
 impl Project {
     /// Reads a `flow.toml`. Problems become diagnostics; what is valid is kept.
@@ -226,6 +241,24 @@ impl Project {
                 project.webhook_settings.insert(name.clone(), settings);
             }
         }
+        if let Some(editor) = table.get("editor").and_then(|v| v.as_table()) {
+            for (key, value) in editor {
+                match (key.as_str(), value.as_str().map(sample_contact)) {
+                    ("sample_contact", Some(Some(sample))) => project.sample_contact = Some(sample),
+                    ("sample_contact", _) => problem(
+                        key,
+                        "`sample_contact` is a CSV file and a contact id".to_string(),
+                        Some("write e.g. `sample_contact = \"contacts.csv#c001\"`".to_string()),
+                    ),
+                    _ => problem(
+                        key,
+                        format!("unknown editor setting `{key}`"),
+                        suggest::closest(key, EDITOR_KEYS.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?")),
+                    ),
+                }
+            }
+        }
         crate::diagnostics::sort(&mut diagnostics);
         (project, diagnostics)
     }
@@ -244,6 +277,16 @@ fn is_env_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `contacts.csv#c001`: both parts non-empty.
+fn sample_contact(value: &str) -> Option<SampleContact> {
+    let (file, id) = value.rsplit_once('#')?;
+    let (file, id) = (file.trim(), id.trim());
+    (!file.is_empty() && !id.is_empty()).then(|| SampleContact {
+        file: file.to_string(),
+        id: id.to_string(),
+    })
 }
 
 /// `"date"` or `{ type = "date", yearly = true, consent = "email" }`.
@@ -300,6 +343,37 @@ fn field_def(value: &toml::Value) -> Result<FieldDef, (String, Option<String>)> 
         yearly,
         consent,
     })
+}
+
+/// Where a TOML text declares the key at `path` (`["contact", "birthday"]`
+/// in `[contact]`, `["events", "purchase"]` as `[events.purchase]`): the
+/// span of its last segment, for an editor's "go to definition" and hover.
+/// A line scan (simple tables and headers, not inline or dotted keys).
+pub fn declaration_span(text: &str, path: &[&str]) -> Option<Span> {
+    let (last, parent) = path.split_last()?;
+    let mut table: Vec<String> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let header = header.split(']').next().unwrap_or("");
+            table = header.split('.').map(|s| s.trim().to_string()).collect();
+            if table.iter().map(String::as_str).eq(path.iter().copied()) {
+                let start = offset + indent + 1 + header.rfind(last)?;
+                return Some(Span::new(start, start + last.len()));
+            }
+        } else if table.iter().map(String::as_str).eq(parent.iter().copied()) {
+            let key = trimmed.split('=').next().unwrap_or("").trim();
+            let key = key.trim_matches('"');
+            if key == *last && trimmed.contains('=') {
+                let start = offset + indent + trimmed.find(last)?;
+                return Some(Span::new(start, start + last.len()));
+            }
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The span of `key` where it is first defined in a TOML text (best effort:
@@ -389,6 +463,47 @@ mod tests {
             helps.iter().any(|h| h.contains("CRM_WEBHOOK_SECRET")),
             "{helps:?}"
         );
+    }
+
+    #[test]
+    fn reads_the_sample_contact_and_reports_bad_values() {
+        let (project, diagnostics) =
+            parse("[editor]\nsample_contact = \"data/contacts.csv#c001\"\n");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let sample = project.sample_contact.unwrap();
+        assert_eq!(
+            (sample.file.as_str(), sample.id.as_str()),
+            ("data/contacts.csv", "c001")
+        );
+        for bad in ["\"contacts.csv\"", "\"#c001\"", "3"] {
+            let (project, diagnostics) = parse(&format!("[editor]\nsample_contact = {bad}\n"));
+            assert_eq!(project.sample_contact, None);
+            assert_eq!(diagnostics.len(), 1, "{bad}");
+            assert_eq!(diagnostics[0].code, Code::InvalidProject);
+            assert!(diagnostics[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("contacts.csv#c001"));
+        }
+        let (_, diagnostics) = parse("[editor]\nsample_contacts = \"x#1\"\n");
+        assert_eq!(
+            diagnostics[0].help.as_deref(),
+            Some("did you mean `sample_contact`?")
+        );
+    }
+
+    #[test]
+    fn finds_declarations_by_table_and_key() {
+        let text = "[contact]\nemail = \"email\"\n  birthday = \"date\"\n[events.purchase]\nbirthday = \"text\"\n";
+        let span = declaration_span(text, &["contact", "birthday"]).unwrap();
+        assert_eq!(&text[span.start..span.end], "birthday");
+        assert_eq!(span.start, text.find("  birthday").unwrap() + 2);
+        let span = declaration_span(text, &["events", "purchase"]).unwrap();
+        assert_eq!(&text[span.start..span.end], "purchase");
+        let span = declaration_span(text, &["events", "purchase", "birthday"]).unwrap();
+        assert_eq!(span.start, text.rfind("birthday").unwrap());
+        assert_eq!(declaration_span(text, &["contact", "phone"]), None);
     }
 
     #[test]

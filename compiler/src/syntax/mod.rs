@@ -4,6 +4,7 @@
 pub mod ast;
 mod build;
 mod grammar;
+pub mod keywords;
 mod recovery;
 mod rule_names;
 mod span;
