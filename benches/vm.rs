@@ -4,6 +4,9 @@
 //! evaluating them. Contacts are generated on the fly: memory stays flat.
 //!
 //! `cargo bench --bench vm` (BENCH_CONTACTS=100000 for a quicker run).
+//! `BENCH_CSV=contacts.csv cargo bench --bench vm` only times reading and
+//! typing that file with the birthday example's schema: the floor that
+//! `bench/run.sh` compares a whole `flowc run` with.
 
 use std::path::Path;
 use std::time::Instant;
@@ -126,6 +129,10 @@ fn main() {
         .unwrap_or(1_000_000);
     let zones = ZoneDb::bundled();
     let programs = example_programs(&zones);
+    if let Some(path) = std::env::var_os("BENCH_CSV") {
+        csv_floor(&programs, Path::new(&path));
+        return;
+    }
     let day = Window::new(
         "2027-03-15T00:00:00Z".parse().expect("timestamp"),
         "2027-03-16T00:00:00Z".parse().expect("timestamp"),
@@ -204,6 +211,25 @@ fn main() {
         floor.as_secs_f64(),
         vm.as_secs_f64(),
         vm.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
+/// Reads and types every row of `path` (the birthday example's schema).
+fn csv_floor(programs: &[Program], path: &Path) {
+    let birthday = programs
+        .iter()
+        .find(|p| p.flows.iter().any(|f| p.string(f.name) == "birthday"))
+        .expect("the birthday example");
+    let file = std::io::BufReader::new(std::fs::File::open(path).expect("BENCH_CSV"));
+    let start = Instant::now();
+    let (mut rows, mut values) = (0u64, 0usize);
+    for c in ContactReader::new(birthday, file).expect("header") {
+        rows += 1;
+        values += c.map(|c| c.fields.len()).unwrap_or(0);
+    }
+    println!(
+        "floor: read and typed {rows} contacts ({values} values) in {:.2} s",
+        start.elapsed().as_secs_f64()
     );
 }
 

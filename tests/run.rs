@@ -492,4 +492,19 @@ fn ingested_events_count_once_and_reach_later_runs() {
         report["feedback"][0],
         serde_json::json!({"flow": "birthday", "kind": "redeemed", "count": 1})
     );
+    let birthday = report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flow"] == "birthday")
+        .unwrap();
+    let delivered = birthday["delivered"].as_u64().unwrap();
+    assert!(delivered >= 2, "{birthday}");
+    assert_eq!(birthday["redeemed"], 1);
+    assert_eq!(
+        birthday["conversion"].as_f64().unwrap(),
+        1.0 / delivered as f64
+    );
+    let table = text(&flowc(&dir, &["report"]).stdout);
+    assert!(table.contains("conversion"), "{table}");
 }

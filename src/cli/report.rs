@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use flowc_runtime::state::{SqliteState, StateStore};
+use flowc_runtime::state::{SendCount, SqliteState, StateStore};
 
 use super::{EXIT_OK, EXIT_USAGE};
 
@@ -45,12 +45,14 @@ pub fn report(args: ReportArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let engagement = engagement(&counts, &feedback);
     if args.json {
         let feedback: Vec<_> = feedback
             .iter()
             .map(|(flow, kind, count)| serde_json::json!({"flow": flow, "kind": kind, "count": count}))
             .collect();
-        let value = serde_json::json!({ "sends": counts, "feedback": feedback });
+        let flows: Vec<_> = engagement.iter().map(FlowEngagement::json).collect();
+        let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows });
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -74,14 +76,99 @@ pub fn report(args: ReportArgs) -> u8 {
     if counts.is_empty() {
         println!("(nothing recorded yet)");
     }
-    if !feedback.is_empty() {
+    if !engagement.is_empty() {
         println!();
-        println!("{:<20} {:<10} {:>6}", "flow", "feedback", "count");
-        for (flow, kind, count) in &feedback {
-            println!("{flow:<20} {kind:<10} {count:>6}");
+        println!(
+            "{:<20} {:>9} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10}",
+            "flow",
+            "delivered",
+            "opened",
+            "clicked",
+            "redeemed",
+            "open rate",
+            "click rate",
+            "conversion"
+        );
+        for e in &engagement {
+            println!(
+                "{:<20} {:>9} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10}",
+                e.flow,
+                e.delivered,
+                e.opened,
+                e.clicked,
+                e.redeemed,
+                percent(e.rate(e.opened)),
+                percent(e.rate(e.clicked)),
+                percent(e.rate(e.redeemed)),
+            );
         }
     }
     EXIT_OK
+}
+
+/// Per flow: what was delivered and what came back. Rates are events per
+/// message delivered; conversion is coupon redemptions per message
+/// delivered (a contact who opens twice counts twice).
+struct FlowEngagement {
+    flow: String,
+    delivered: u64,
+    opened: u64,
+    clicked: u64,
+    redeemed: u64,
+}
+
+impl FlowEngagement {
+    fn rate(&self, count: u64) -> Option<f64> {
+        (self.delivered > 0).then(|| count as f64 / self.delivered as f64)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "flow": self.flow,
+            "delivered": self.delivered,
+            "opened": self.opened,
+            "clicked": self.clicked,
+            "redeemed": self.redeemed,
+            "open_rate": self.rate(self.opened),
+            "click_rate": self.rate(self.clicked),
+            "conversion": self.rate(self.redeemed),
+        })
+    }
+}
+
+fn engagement(counts: &[SendCount], feedback: &[(String, String, u64)]) -> Vec<FlowEngagement> {
+    let mut flows: std::collections::BTreeMap<String, FlowEngagement> = Default::default();
+    fn entry<'m>(
+        flows: &'m mut std::collections::BTreeMap<String, FlowEngagement>,
+        flow: &str,
+    ) -> &'m mut FlowEngagement {
+        flows
+            .entry(flow.to_string())
+            .or_insert_with(|| FlowEngagement {
+                flow: flow.to_string(),
+                delivered: 0,
+                opened: 0,
+                clicked: 0,
+                redeemed: 0,
+            })
+    }
+    for c in counts.iter().filter(|c| c.status == "delivered") {
+        entry(&mut flows, &c.flow).delivered += c.count;
+    }
+    for (flow, kind, count) in feedback {
+        let e = entry(&mut flows, flow);
+        match kind.as_str() {
+            "opened" => e.opened += count,
+            "clicked" => e.clicked += count,
+            "redeemed" => e.redeemed += count,
+            _ => {}
+        }
+    }
+    flows.into_values().collect()
+}
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
 /// The latest runs and what is pending.
