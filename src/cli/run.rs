@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
-use flowc_runtime::delivery::{FileOutbox, Outbox, RenderSettings, SmtpOutbox};
+use flowc_runtime::delivery::{
+    FileOutbox, Outbox, RenderSettings, SmtpOutbox, SmtpSettings, TlsMode,
+};
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
@@ -21,6 +23,8 @@ use super::{EXIT_OK, EXIT_USAGE};
 pub const EXIT_MISSED: u8 = 3;
 /// Another run holds the state.
 pub const EXIT_LOCKED: u8 = 4;
+/// The SMTP server refused some messages for good (5xx): they were not sent.
+pub const EXIT_FAILED: u8 = 5;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -76,6 +80,29 @@ pub struct RunArgs {
     /// FLOWC_SMTP_PASSWORD. Other actions still go to the outbox folder.
     #[arg(long, value_name = "HOST:PORT", env = "FLOWC_SMTP")]
     smtp: Option<String>,
+
+    /// How the SMTP connection is protected: `none`, `starttls` (port 587
+    /// or 25; refused if the server does not offer it) or `tls` (port 465).
+    /// Default: `none` for a loopback host (localhost, 127.0.0.0/8, ::1),
+    /// `starttls` for any other.
+    #[arg(long, value_name = "MODE", env = "FLOWC_SMTP_TLS")]
+    smtp_tls: Option<TlsMode>,
+
+    /// Trust the certificates in this PEM file too (a private CA), beside
+    /// Mozilla's roots.
+    #[arg(long, value_name = "FILE", env = "FLOWC_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
+
+    /// SMTP connections delivering at once (each reused; at most this many
+    /// messages in flight).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "4",
+        env = "FLOWC_SMTP_CONNECTIONS",
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    smtp_connections: u16,
 
     /// Print the summary as JSON.
     #[arg(long)]
@@ -152,6 +179,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
 
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
     let folder = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
+    let mut via = format!("to {}", args.outbox.display());
     let mut outbox: Box<dyn Outbox> = match &args.smtp {
         Some(address) => {
             let credentials = std::env::var("FLOWC_SMTP_USER").ok().map(|user| {
@@ -160,7 +188,25 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
                     std::env::var("FLOWC_SMTP_PASSWORD").unwrap_or_default(),
                 )
             });
-            Box::new(SmtpOutbox::new(address, credentials, folder).map_err(|e| usage(e.0))?)
+            let settings = SmtpSettings {
+                address: address.clone(),
+                tls: args.smtp_tls,
+                ca_file: args.smtp_ca_file.clone(),
+                credentials,
+                connections: usize::from(args.smtp_connections),
+            };
+            let smtp = SmtpOutbox::new(&settings, folder).map_err(|e| usage(e.0))?;
+            let tls = match smtp.tls() {
+                TlsMode::None => "no TLS",
+                TlsMode::StartTls => "STARTTLS",
+                TlsMode::Tls => "TLS",
+            };
+            via = format!(
+                "e-mail by SMTP to {address} ({tls}, {} connections), the rest to {}",
+                settings.connections,
+                args.outbox.display()
+            );
+            Box::new(smtp)
         }
         None => Box::new(folder),
     };
@@ -202,6 +248,12 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     for missed in &summary.missed {
         eprintln!("MISSED: {missed}");
     }
+    for failed in &summary.failed {
+        eprintln!("FAILED: {failed}");
+    }
+    for interrupted in &summary.interrupted {
+        eprintln!("warning: {interrupted}");
+    }
     if args.json {
         println!(
             "{}",
@@ -209,7 +261,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         );
     } else {
         println!(
-            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} retried",
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} failed, {} retried",
             summary.run,
             summary.window_from,
             summary.window_to,
@@ -217,19 +269,19 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.contacts,
             summary.due,
             summary.delivered,
-            match &args.smtp {
-                Some(smtp) => format!("e-mail by SMTP to {smtp}, the rest to {}", args.outbox.display()),
-                None => format!("to {}", args.outbox.display()),
-            },
+            via,
             summary.skipped,
             summary.pending.len(),
             summary.missed.len(),
+            summary.failed.len(),
             summary.retried,
         );
     }
-    Ok(if summary.missed.is_empty() {
-        EXIT_OK
-    } else {
+    Ok(if !summary.missed.is_empty() {
         EXIT_MISSED
+    } else if !summary.failed.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     })
 }

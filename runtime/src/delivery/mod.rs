@@ -10,9 +10,9 @@ mod outbox;
 mod render;
 mod smtp;
 
-pub use outbox::{FileOutbox, Outbox};
+pub use outbox::{Attempt, FileOutbox, Outbox, Progress};
 pub use render::{render_due, RenderSettings};
-pub use smtp::SmtpOutbox;
+pub use smtp::{SmtpOutbox, SmtpSettings, TlsMode};
 
 #[derive(Debug)]
 pub struct DeliveryError(pub String);
