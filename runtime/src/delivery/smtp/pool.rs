@@ -122,8 +122,15 @@ async fn send(
                 return (Attempt::Retry(reason), None);
             }
             Ok(Err(error)) => {
+                // With a reply code the server said no; without one the
+                // connection failed before it said yes (not delivered).
+                let what = if error.status().is_some() {
+                    "refused the message"
+                } else {
+                    "did not confirm the message"
+                };
                 let reason = connector.redact(format!(
-                    "the SMTP server at {} refused the message: {error}",
+                    "the SMTP server at {} {what}: {error}",
                     connector.address
                 ));
                 let attempt = if error.is_permanent() {
