@@ -5,7 +5,8 @@ Stores each accepted message in a Maildir (`--maildir`) or drops it
 AUTH with one user, and a kill switch for crash tests: when the file given
 by `--kill-file` holds "PID N", the N-th DATA this server receives makes it
 SIGKILL that client process *before* answering, and the message is
-discarded, as a real MTA drops a DATA it never acknowledged.
+discarded, as a real MTA drops a DATA it never acknowledged. N counts the
+DATA received since that PID first appeared in the file.
 
 Prints "ready" on stdout once it accepts connections.
 """
@@ -27,6 +28,7 @@ class Handler:
     def __init__(self, maildir, kill_file):
         self.box = mailbox.Maildir(maildir, create=True) if maildir else None
         self.kill_file = kill_file
+        self.plan_pid = None
         self.received = 0
 
     def _kill_plan(self):
@@ -38,10 +40,12 @@ class Handler:
             return None
 
     async def handle_DATA(self, server, session, envelope):
+        plan = self._kill_plan() if self.kill_file else None
+        if plan and plan[0] != self.plan_pid:
+            self.plan_pid, self.received = plan[0], 0
         self.received += 1
-        if self.kill_file:
-            plan = self._kill_plan()
-            if plan and plan[1] == self.received:
+        if plan:
+            if plan[1] == self.received:
                 try:
                     os.kill(plan[0], signal.SIGKILL)
                 except ProcessLookupError:
