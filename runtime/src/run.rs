@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -28,6 +29,9 @@ use crate::state::{Mark, SendKey, SendRecord, SendStatus, StateError, StateStore
 /// How many sends are gathered before a batch is delivered: enough to keep
 /// every connection of a pool busy, few enough to start sending early.
 pub const BATCH: usize = 256;
+
+/// The longest a group of records stays uncommitted while contacts are read.
+const GROUP_FOR: Duration = Duration::from_millis(200);
 use crate::vm::{Action, ContactProblem, Evaluator, Event, History, Outcome, Skip};
 
 pub struct RunOptions {
@@ -113,6 +117,10 @@ pub fn run<R: Read>(
         ..RunSummary::default()
     };
 
+    // Records are grouped: durable together just before their batch goes,
+    // or after GROUP_FOR at most (not to hold the write lock long).
+    store.begin_group()?;
+    let mut group_since = Instant::now();
     // First what earlier runs left pending (or in flight).
     let mut batch = Batch::default();
     for record in store.pending()? {
@@ -140,6 +148,11 @@ pub fn run<R: Read>(
             }
         };
         summary.contacts += 1;
+        if group_since.elapsed() > GROUP_FOR {
+            store.commit_group()?;
+            store.begin_group()?;
+            group_since = Instant::now();
+        }
         let Some(window) = &window else { continue };
         // Events ingested earlier, and those given to this run (once each).
         let mut known = store.events(&contact.id)?;
@@ -239,6 +252,7 @@ pub fn run<R: Read>(
         }
     }
     batch.flush(store, outbox, now, &mut summary)?;
+    store.commit_group()?;
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     store.finish_run(run, now, &summary_json)?;
     Ok(summary)
@@ -310,8 +324,10 @@ impl Batch {
         now: Timestamp,
         summary: &mut RunSummary,
     ) -> Result<(), RunError> {
+        // What the batch holds is recorded for good before any of it goes.
+        store.commit_group()?;
         if self.records.is_empty() {
-            return Ok(());
+            return store.begin_group().map_err(RunError::from);
         }
         let records = std::mem::take(&mut self.records);
         let payloads = std::mem::take(&mut self.payloads);
@@ -365,6 +381,7 @@ impl Batch {
         if let Some(error) = state_error {
             return Err(error.into());
         }
-        result.map_err(|e| RunError(format!("delivery stopped: {e}")))
+        result.map_err(|e| RunError(format!("delivery stopped: {e}")))?;
+        store.begin_group().map_err(RunError::from)
     }
 }

@@ -131,6 +131,18 @@ pub trait StateStore {
         reason: Option<&str>,
         at: Timestamp,
     ) -> StateResult<()>;
+    /// Starts grouping writes: until [`StateStore::commit_group`] they
+    /// become durable together, in one sync instead of one each. A run
+    /// groups the recording of a batch and commits it before delivering
+    /// any of it; a crash before the commit loses records of sends that
+    /// nothing delivered, and the next run covers the window again.
+    fn begin_group(&mut self) -> StateResult<()> {
+        Ok(())
+    }
+    /// Makes the grouped writes durable (nothing if no group is open).
+    fn commit_group(&mut self) -> StateResult<()> {
+        Ok(())
+    }
     /// Updates several keys at once, in one durable write: what a batch
     /// finished and what it is about to start cost one sync, not one each.
     fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {

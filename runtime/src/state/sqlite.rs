@@ -186,6 +186,24 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
+    fn begin_group(&mut self) -> StateResult<()> {
+        if self.connection.is_autocommit() {
+            self.connection
+                .execute_batch("BEGIN")
+                .map_err(error("cannot start a group of writes"))?;
+        }
+        Ok(())
+    }
+
+    fn commit_group(&mut self) -> StateResult<()> {
+        if !self.connection.is_autocommit() {
+            self.connection
+                .execute_batch("COMMIT")
+                .map_err(error("cannot record the sends"))?;
+        }
+        Ok(())
+    }
+
     fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
         let transaction = self
             .connection
