@@ -4,7 +4,7 @@
 //! and says what it did.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
@@ -15,6 +15,7 @@ use flowc_runtime::delivery::{
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -213,6 +214,12 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
+    let bar = progress_bar(file.metadata().map(|m| m.len()).unwrap_or(0));
+    let file = Counted {
+        inner: file,
+        bar: bar.clone(),
+        lines: 0,
+    };
     let contacts = ContactReader::new(&program, BufReader::new(file))
         .map_err(|e| usage(format!("{}: {e}", args.contacts.display())))?;
     let options = RunOptions {
@@ -235,6 +242,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         &options,
     )
     .map_err(|e| usage(e.0))?;
+    bar.finish_and_clear();
 
     for row in &summary.rejected_rows {
         eprintln!("warning: {row}; contact skipped");
@@ -284,4 +292,40 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     } else {
         EXIT_OK
     })
+}
+
+/// A bar over the contacts file's bytes, on stderr when it is a terminal
+/// and not under CI; hidden otherwise (logs get the summary only).
+fn progress_bar(bytes: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} contacts {msg} [{bar:30}] {percent:>3}% {elapsed} (ETA {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The contacts file as read, counted for the bar: bytes for the bar's
+/// position, line ends for the number of contacts read (the header aside).
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+    lines: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.bar.is_hidden() {
+            self.lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            self.bar.inc(n as u64);
+            self.bar
+                .set_message(self.lines.saturating_sub(1).to_string());
+        }
+        Ok(n)
+    }
 }
