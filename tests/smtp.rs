@@ -287,3 +287,29 @@ fn a_pool_of_connections_delivers_each_message_once() {
     assert!(again.status.success());
     assert_eq!(server.mails().len(), 600);
 }
+
+#[test]
+fn starttls_asked_of_a_server_without_it_sends_nothing_in_clear() {
+    if !support::aiosmtpd() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-no-starttls");
+    let server = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let smtp = server.address();
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:00:00Z",
+        &["--smtp", &smtp, "--smtp-tls", "starttls"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("failed STARTTLS: internal client error: STARTTLS is not supported")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(server.mails().is_empty(), "no downgrade to plain text");
+}

@@ -196,7 +196,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
                 credentials,
                 connections: usize::from(args.smtp_connections),
             };
-            let smtp = SmtpOutbox::new(&settings, folder).map_err(|e| usage(e.0))?;
+            let smtp = SmtpOutbox::new(&settings, Box::new(folder)).map_err(|e| usage(e.0))?;
             let tls = match smtp.tls() {
                 TlsMode::None => "no TLS",
                 TlsMode::StartTls => "STARTTLS",

@@ -9,6 +9,7 @@ mod connect;
 mod pool;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use lettre::address::Envelope;
@@ -18,7 +19,7 @@ pub use connect::{SmtpSettings, TlsMode};
 
 use self::connect::Connector;
 use self::pool::{Job, Mail, Served};
-use super::{Attempt, DeliveryError, FileOutbox, Outbox, Progress};
+use super::{Attempt, DeliveryError, Outbox, Progress};
 
 pub struct SmtpOutbox {
     runtime: tokio::runtime::Runtime,
@@ -28,13 +29,17 @@ pub struct SmtpOutbox {
     /// Why no connection could be made earlier in this run: later batches
     /// wait for the next run instead of timing out again.
     down: Option<String>,
-    others: FileOutbox,
+    /// Where the other actions of a send go (the folder outbox by default).
+    others: Box<dyn Outbox>,
 }
 
 impl SmtpOutbox {
     /// Checks the settings (address, TLS, CA file); connects only when a
     /// message goes.
-    pub fn new(settings: &SmtpSettings, others: FileOutbox) -> Result<SmtpOutbox, DeliveryError> {
+    pub fn new(
+        settings: &SmtpSettings,
+        others: Box<dyn Outbox>,
+    ) -> Result<SmtpOutbox, DeliveryError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -55,7 +60,8 @@ impl SmtpOutbox {
     }
 
     /// Runs the pool over `jobs`, `progress` told before each starts and as
-    /// each ends. Returns the jobs it could not attempt, with the reason.
+    /// each ends (`ended` first: the sends settled without SMTP). Jobs the
+    /// pool could not attempt end as retries, with the reason.
     fn run_pool(
         &mut self,
         mut jobs: std::collections::VecDeque<Job>,
@@ -68,6 +74,8 @@ impl SmtpOutbox {
         let idle = std::mem::take(&mut self.idle);
         let (connector, size, runtime) = (Arc::clone(&self.connector), self.size, &self.runtime);
         let folder = &mut self.others;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_workers = Arc::clone(&stop);
         let mut in_flight: HashSet<usize> = HashSet::new();
         let mut stopped: Option<DeliveryError> = None;
         let served = std::thread::scope(|scope| {
@@ -78,6 +86,7 @@ impl SmtpOutbox {
                     size,
                     job_receiver,
                     result_sender,
+                    stop_workers,
                 ))
             });
             let mut answers: Vec<(usize, Attempt)> = Vec::new();
@@ -85,10 +94,13 @@ impl SmtpOutbox {
                 // Those answered: their other actions, then their record.
                 for (index, attempt) in answers.drain(..) {
                     in_flight.remove(&index);
+                    let rest = others
+                        .get_mut(index)
+                        .map(std::mem::take)
+                        .unwrap_or_default();
                     let attempt = match attempt {
-                        Attempt::Delivered if !others[index].is_empty() => {
-                            let rest = serde_json::json!({ "actions": std::mem::take(&mut others[index]) });
-                            match folder.deliver(&rest) {
+                        Attempt::Delivered if !rest.is_empty() => {
+                            match folder.deliver(&serde_json::json!({ "actions": rest })) {
                                 Ok(()) => Attempt::Delivered,
                                 Err(error) => Attempt::Retry(error.0),
                             }
@@ -108,6 +120,8 @@ impl SmtpOutbox {
                     ended: std::mem::take(&mut ended),
                 };
                 if let Err(error) = progress(report) {
+                    // Nothing more starts: what is queued is not sent.
+                    stop.store(true, Ordering::SeqCst);
                     stopped = Some(error);
                     break;
                 }

@@ -4,6 +4,7 @@
 //! reports its job and stops; when the last one stops the pool is gone and
 //! the batch's caller learns why from [`Served::connect_error`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use lettre::address::Envelope;
@@ -43,6 +44,7 @@ pub(super) async fn serve(
     size: usize,
     jobs: mpsc::UnboundedReceiver<Job>,
     results: Results,
+    stop: Arc<AtomicBool>,
 ) -> Served {
     let jobs = Arc::new(Mutex::new(jobs));
     let mut workers = tokio::task::JoinSet::new();
@@ -52,6 +54,7 @@ pub(super) async fn serve(
             idle.pop(),
             Arc::clone(&jobs),
             results.clone(),
+            Arc::clone(&stop),
         ));
     }
     drop(results);
@@ -80,12 +83,17 @@ async fn work(
     mut connection: Option<AsyncSmtpConnection>,
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
     results: Results,
+    stop: Arc<AtomicBool>,
 ) -> (Option<AsyncSmtpConnection>, Option<String>) {
     loop {
         let job = jobs.lock().await.recv().await;
         let Some(job) = job else {
             return (connection, None);
         };
+        // The caller could not record what it started: start nothing more.
+        if stop.load(Ordering::SeqCst) {
+            continue;
+        }
         let live = match connection.take().filter(|c| !c.has_broken()) {
             Some(live) => live,
             None => match connector.connect().await {
