@@ -278,15 +278,14 @@ impl Batch {
     ) -> Result<(), RunError> {
         let key = &record.key;
         if record.deadline < now {
-            let reason = format!(
-                "past its deadline {}{}",
-                record.deadline,
-                record
-                    .reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            );
+            let why = match (record.status, record.reason.as_deref()) {
+                (SendStatus::Sending, _) => {
+                    " (in flight when a run stopped: the server may hold it)".to_string()
+                }
+                (_, Some(reason)) => format!(" ({reason})"),
+                (_, None) => String::new(),
+            };
+            let reason = format!("past its deadline {}{why}", record.deadline);
             store.mark(key, SendStatus::Missed, Some(&reason), now)?;
             summary.missed.push(format!("{}: {reason}", describe(key)));
             return Ok(());
