@@ -313,3 +313,30 @@ fn starttls_asked_of_a_server_without_it_sends_nothing_in_clear() {
     );
     assert!(server.mails().is_empty(), "no downgrade to plain text");
 }
+
+#[test]
+fn a_server_down_is_tried_once_per_run_and_every_send_waits() {
+    let dir = support::temp_dir("smtp-down");
+    support::build(&dir);
+    // 600 sends: three batches. The first finds the server down; the next
+    // two do not try again in this run.
+    let contacts = support::contacts(&dir, 300);
+    let down = format!("127.0.0.1:{}", support::free_port());
+    let out = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_DUE,
+        &["--smtp", &down],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("pending: ").count(), 600);
+    assert_eq!(stderr.matches("cannot reach the SMTP server").count(), 600);
+    assert_eq!(
+        stderr.matches("(earlier in this run)").count(),
+        600 - flowc_runtime::run::BATCH,
+        "{}",
+        &stderr[..2000.min(stderr.len())]
+    );
+}
