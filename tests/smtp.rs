@@ -1,167 +1,33 @@
 //! `flowc run --smtp` against a real SMTP server (aiosmtpd, started here on
-//! loopback, writing a Maildir): the mail that arrives, once each, and
-//! nothing lost while the server is down.
+//! loopback, writing a Maildir): the mail that arrives, once each; nothing
+//! lost while the server is down; STARTTLS and implicit TLS verified
+//! against a private CA; a refused password that appears nowhere; many
+//! messages through a pool of connections.
 //!
-//! `.ci/run` installs aiosmtpd (`pip install aiosmtpd`). Elsewhere, without
-//! it, this test says so and passes only when not under CI.
+//! `.ci/run` installs aiosmtpd and openssl. Elsewhere, without them, these
+//! tests say so and pass only when not under CI.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const BIN: &str = env!("CARGO_BIN_EXE_flowc");
+use std::collections::BTreeSet;
+use std::path::Path;
 
-fn aiosmtpd_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .status()
-        .is_ok_and(|s| s.success())
+use support::{text, Server};
+
+fn example_run(
+    dir: &Path,
+    now: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    support::build(dir);
+    let contacts = Path::new(support::ROOT).join("examples/birthday/contacts.csv");
+    support::run(dir, &contacts, now, extra, env)
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    maildir: PathBuf,
-}
-
-impl Server {
-    fn start(maildir: &Path) -> Server {
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd starts");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "aiosmtpd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            child,
-            port,
-            maildir: maildir.to_path_buf(),
-        }
-    }
-
-    fn mails(&self) -> Vec<String> {
-        let mut mails: Vec<String> = std::fs::read_dir(self.maildir.join("new"))
-            .unwrap()
-            .flatten()
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .collect();
-        mails.sort();
-        mails
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn flowc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("FLOWC_TZDIR")
-        .output()
-        .expect("flowc runs")
-}
-
-fn run(dir: &Path, now: &str, smtp: &str) -> Output {
-    let example = Path::new(ROOT).join("examples/birthday");
-    let contacts = example.join("contacts.csv");
-    flowc(
-        dir,
-        &[
-            "run",
-            "--program",
-            example.to_str().unwrap(),
-            "--contacts",
-            contacts.to_str().unwrap(),
-            "--now",
-            now,
-            "--smtp",
-            smtp,
-            "--from-address",
-            "Shop <shop@example.com>",
-        ],
-    )
-}
-
-#[test]
-fn mail_arrives_once_and_waits_out_an_outage() {
-    if !aiosmtpd_available() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install aiosmtpd (python3 -m pip install aiosmtpd)"
-        );
-        eprintln!("skipped: aiosmtpd is not installed (python3 -m pip install aiosmtpd)");
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("flowc-smtp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-
-    // The server is down at the first run: both sends wait, with the reason.
-    let down_port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = run(
-        &dir,
-        "2027-01-09T22:00:00Z",
-        &format!("127.0.0.1:{down_port}"),
-    );
-    assert_eq!(
-        down.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&down.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&down.stderr);
-    assert_eq!(stderr.matches("pending: ").count(), 2, "{stderr}");
-    assert!(stderr.contains("cannot reach the SMTP server"), "{stderr}");
-
-    // Up again: the next run delivers them, through a real SMTP exchange.
-    let server = Server::start(&dir.join("maildir"));
-    let smtp = format!("127.0.0.1:{}", server.port);
-    let up = run(&dir, "2027-01-09T23:00:00Z", &smtp);
-    assert_eq!(
-        up.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let mails = server.mails();
+fn assert_birthday_mails(mails: &[String]) {
     assert_eq!(mails.len(), 2, "{mails:?}");
-    for mail in &mails {
+    for mail in mails {
         assert!(mail.contains("From: Shop <shop@example.com>"), "{mail}");
         assert!(mail.contains("To: Dev <dev@example.com>"), "{mail}");
         assert!(
@@ -177,8 +43,300 @@ fn mail_arrives_once_and_waits_out_an_outage() {
             "personalised body: {mail}"
         );
     }
+}
+
+#[test]
+fn mail_arrives_once_and_waits_out_an_outage() {
+    if !support::aiosmtpd() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-outage");
+
+    // The server is down at the first run: both sends wait, with the reason.
+    let down = format!("127.0.0.1:{}", support::free_port());
+    let out = example_run(&dir, "2027-01-09T22:00:00Z", &["--smtp", &down], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("pending: ").count(), 2, "{stderr}");
+    assert!(stderr.contains("cannot reach the SMTP server"), "{stderr}");
+
+    // Up again: the next run delivers them, through a real SMTP exchange.
+    let server = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let smtp = server.address();
+    let out = example_run(&dir, "2027-01-09T23:00:00Z", &["--smtp", &smtp], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(no TLS, 4 connections)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_birthday_mails(&server.mails());
     // Re-runs deliver nothing twice.
-    let again = run(&dir, "2027-01-09T23:30:00Z", &smtp);
+    let again = example_run(&dir, "2027-01-09T23:30:00Z", &["--smtp", &smtp], &[]);
     assert!(again.status.success());
     assert_eq!(server.mails().len(), 2);
+}
+
+#[test]
+fn starttls_is_verified_against_the_given_ca_and_logs_in() {
+    if !support::aiosmtpd() || !support::openssl() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-starttls");
+    let (ca, cert, key) = support::certificates(&dir);
+    let server = Server::aiosmtpd(
+        &dir.join("maildir"),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--auth",
+            "shop:s3cret",
+        ],
+    );
+    let smtp = server.address();
+    let login = [
+        ("FLOWC_SMTP_USER", "shop"),
+        ("FLOWC_SMTP_PASSWORD", "s3cret"),
+    ];
+
+    // Without the CA the certificate is not trusted: nothing goes, in clear
+    // or otherwise, and both sends wait with the reason.
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:00:00Z",
+        &["--smtp", &smtp, "--smtp-tls", "starttls"],
+        &login,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("pending: ").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("failed STARTTLS") && stderr.contains("UnknownIssuer"),
+        "{stderr}"
+    );
+    assert!(server.mails().is_empty());
+
+    // With it (here from the environment), the retry goes through.
+    let ca_env = [
+        login[0],
+        login[1],
+        ("FLOWC_SMTP_CA_FILE", ca.to_str().unwrap()),
+        ("FLOWC_SMTP_TLS", "starttls"),
+    ];
+    let out = example_run(&dir, "2027-01-09T23:00:00Z", &["--smtp", &smtp], &ca_env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("2 delivered (e-mail by SMTP to"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("(STARTTLS, 4 connections)"));
+    assert_birthday_mails(&server.mails());
+}
+
+#[test]
+fn implicit_tls_delivers() {
+    if !support::aiosmtpd() || !support::openssl() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-tls");
+    let (ca, cert, key) = support::certificates(&dir);
+    let server = Server::aiosmtpd(
+        &dir.join("maildir"),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--implicit-tls",
+        ],
+    );
+    let smtp = server.address();
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:00:00Z",
+        &[
+            "--smtp",
+            &smtp,
+            "--smtp-tls",
+            "tls",
+            "--smtp-ca-file",
+            ca.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(TLS, 4 connections)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_birthday_mails(&server.mails());
+}
+
+#[test]
+fn a_refused_password_appears_in_no_error_summary_or_report() {
+    if !support::aiosmtpd() || !support::openssl() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-secret");
+    let (ca, cert, key) = support::certificates(&dir);
+    let server = Server::aiosmtpd(
+        &dir.join("maildir"),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--auth",
+            "shop:the-right-one",
+        ],
+    );
+    let password = "Wr0ng-pa55word-XyZ";
+    let env = [
+        ("FLOWC_SMTP_USER", "shop"),
+        ("FLOWC_SMTP_PASSWORD", password),
+        ("FLOWC_SMTP_CA_FILE", ca.to_str().unwrap()),
+    ];
+    let smtp = server.address();
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:00:00Z",
+        &["--smtp", &smtp, "--smtp-tls", "starttls", "--json"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert!(
+        stderr.contains("535"),
+        "the server's answer is kept: {stderr}"
+    );
+    let report = support::flowc(&dir, &["report"], &[]);
+    let status = support::flowc(&dir, &["status", "--json"], &[]);
+    assert!(text(&status.stdout).contains("refused the credentials"));
+    let state = std::fs::read(dir.join("flow.db")).unwrap();
+    let wal = std::fs::read(dir.join("flow.db-wal")).unwrap_or_default();
+    let everything = [
+        text(&out.stdout),
+        stderr,
+        text(&report.stdout),
+        text(&report.stderr),
+        text(&status.stdout),
+        text(&state),
+        text(&wal),
+    ]
+    .concat();
+    // In clear, and as AUTH PLAIN and AUTH LOGIN put it on the wire.
+    for secret in [password, "V3IwbmctcGE1NXdvcmQtWHla", "AHNob3AAV3Iwbmctc"] {
+        assert!(!everything.contains(secret), "`{secret}` leaked");
+    }
+    assert!(server.mails().is_empty());
+
+    // Sending a password in clear to another host is refused up front.
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:30:00Z",
+        &["--smtp", "mail.example.invalid:25", "--smtp-tls", "none"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unencrypted"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains(password));
+}
+
+#[test]
+fn a_pool_of_connections_delivers_each_message_once() {
+    if !support::aiosmtpd() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-pool");
+    support::build(&dir);
+    let contacts = support::contacts(&dir, 300);
+    let server = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let smtp = server.address();
+    let out = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_DUE,
+        &["--smtp", &smtp, "--smtp-connections", "8"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("600 delivered"),
+        "{}",
+        text(&out.stdout)
+    );
+    let ids = server.message_ids();
+    assert_eq!(ids.len(), 600);
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 600, "each once");
+    let again = support::run(
+        &dir,
+        &contacts,
+        "2027-05-31T07:10:00Z",
+        &["--smtp", &smtp],
+        &[],
+    );
+    assert!(again.status.success());
+    assert_eq!(server.mails().len(), 600);
+}
+
+#[test]
+fn starttls_asked_of_a_server_without_it_sends_nothing_in_clear() {
+    if !support::aiosmtpd() {
+        return;
+    }
+    let dir = support::temp_dir("smtp-no-starttls");
+    let server = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let smtp = server.address();
+    let out = example_run(
+        &dir,
+        "2027-01-09T22:00:00Z",
+        &["--smtp", &smtp, "--smtp-tls", "starttls"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("failed STARTTLS: internal client error: STARTTLS is not supported")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(server.mails().is_empty(), "no downgrade to plain text");
+}
+
+#[test]
+fn a_server_down_is_tried_once_per_run_and_every_send_waits() {
+    let dir = support::temp_dir("smtp-down");
+    support::build(&dir);
+    // 600 sends: three batches. The first finds the server down; the next
+    // two do not try again in this run.
+    let contacts = support::contacts(&dir, 300);
+    let down = format!("127.0.0.1:{}", support::free_port());
+    let out = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_DUE,
+        &["--smtp", &down],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("pending: ").count(), 600);
+    assert_eq!(stderr.matches("cannot reach the SMTP server").count(), 600);
+    assert_eq!(
+        stderr.matches("(earlier in this run)").count(),
+        600 - flowc_runtime::run::BATCH,
+        "{}",
+        &stderr[..2000.min(stderr.len())]
+    );
 }

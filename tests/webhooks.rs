@@ -449,27 +449,33 @@ fn an_endpoint_that_keeps_failing_is_paused_for_the_rest_of_the_run() {
 }
 
 #[test]
-fn a_refusal_or_no_server_is_kept_pending_with_its_reason() {
+fn a_refusal_fails_for_good_and_no_server_is_kept_pending_with_its_reason() {
     let dir = project("refused", "webhook crm with tier = \"gold\"");
     let server = Server::start(&[422]);
-    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let closed_port = closed.local_addr().expect("address").port();
-    drop(closed);
     let env = |url: String| [("CRM_URL", url), ("CRM_SECRET", CRM_SECRET.to_string())];
     let first = run_at(&dir, "2027-06-15T12:00:00Z", &env(server.url("/crm")));
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    // Refused for good: recorded as failed (exit 5), not retried.
+    assert_eq!(first.status.code(), Some(5), "{}", text(&first.stderr));
     let stderr = text(&first.stderr);
     let host = format!("127.0.0.1:{}", server.port);
     assert!(
-        stderr.contains(&format!("webhook crm at {host} refused it with 422"))
-            && stderr.contains("retrying will not help"),
+        stderr.contains("FAILED: ")
+            && stderr.contains(&format!("webhook crm at {host} refused it with 422")),
         "{stderr}"
     );
     // The second contact got a 200 (the script had one refusal).
     assert!(text(&first.stdout).contains("1 delivered"));
+    let again = run_at(&dir, "2027-06-15T13:00:00Z", &env(server.url("/crm")));
+    assert_eq!(server.requests().len(), 2, "a failed send is not retried");
+    assert!(again.status.success(), "{}", text(&again.stderr));
 
+    let unreachable = project("unreachable", "webhook crm with tier = \"gold\"");
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_port = closed.local_addr().expect("address").port();
+    drop(closed);
     let nobody = format!("http://127.0.0.1:{closed_port}/crm?token={TOKEN}");
-    let second = run_at(&dir, "2027-06-15T13:00:00Z", &env(nobody));
+    let second = run_at(&unreachable, "2027-06-15T12:00:00Z", &env(nobody));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
     let stderr = text(&second.stderr);
     assert!(
         stderr.contains(&format!(
@@ -477,7 +483,8 @@ fn a_refusal_or_no_server_is_kept_pending_with_its_reason() {
         )),
         "{stderr}"
     );
-    let readable = everything_readable(&dir, &[&first, &second]);
+    let mut readable = everything_readable(&dir, &[&first, &again]);
+    readable.extend(everything_readable(&unreachable, &[&second]));
     for secret in [CRM_SECRET, TOKEN] {
         assert!(!contains(&readable, secret), "`{secret}` leaked");
     }

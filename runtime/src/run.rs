@@ -5,18 +5,33 @@
 //! Exactly once: a send's key (flow, rule, contact, occurrence) is recorded
 //! under a unique constraint before delivery starts; delivery writes by the
 //! key's id, so a crash anywhere leaves each send delivered once or pending.
+//!
+//! Deliverable sends are gathered in batches of [`BATCH`] that the outbox
+//! may deliver concurrently (SMTP: a pool of connections). Each send is
+//! marked `sending` just before its transaction starts and marked with its
+//! outcome as soon as the server answers, so a run killed mid-batch leaves
+//! at most the sends in flight (one per connection) in doubt: those are
+//! sent again by the next run, with the same Message-ID.
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::bytecode::Program;
 use crate::calendar::{Window, ZoneDb};
-use crate::delivery::{render_due, Outbox, RenderSettings};
+use crate::delivery::{render_due, Attempt, DeliveryError, Outbox, Progress, RenderSettings};
 use crate::input::ContactReader;
-use crate::state::{SendKey, SendRecord, SendStatus, StateStore};
+use crate::state::{Mark, SendKey, SendRecord, SendStatus, StateError, StateStore};
+
+/// How many sends are gathered before a batch is delivered: enough to keep
+/// every connection of a pool busy, few enough to start sending early.
+pub const BATCH: usize = 256;
+
+/// The longest a group of records stays uncommitted while contacts are read.
+const GROUP_FOR: Duration = Duration::from_millis(200);
 use crate::vm::{Action, ContactProblem, Evaluator, Event, History, Outcome, Skip};
 
 pub struct RunOptions {
@@ -42,7 +57,13 @@ pub struct RunSummary {
     pub skipped: u64,
     pub pending: Vec<String>,
     pub missed: Vec<String>,
+    /// Refused for good by the server (SMTP 5xx), with its answer.
+    pub failed: Vec<String>,
     pub retried: u64,
+    /// Sends an earlier run left in flight (it was stopped mid-transaction):
+    /// sent again with the same Message-ID, so a copy the server had
+    /// accepted then can be recognised downstream.
+    pub interrupted: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -96,10 +117,22 @@ pub fn run<R: Read>(
         ..RunSummary::default()
     };
 
-    // First what earlier runs left pending.
+    // Records are grouped: durable together just before their batch goes,
+    // or after GROUP_FOR at most (not to hold the write lock long).
+    store.begin_group()?;
+    let mut group_since = Instant::now();
+    // First what earlier runs left pending (or in flight).
+    let mut batch = Batch::default();
     for record in store.pending()? {
         summary.retried += 1;
-        settle(store, outbox, &record, now, &mut summary)?;
+        if record.status == SendStatus::Sending {
+            summary.interrupted.push(format!(
+                "{}: in flight when an earlier run stopped; sent again as Message-ID <{}@flowc>",
+                describe(&record.key),
+                record.key.id()
+            ));
+        }
+        batch.add(store, outbox, record, now, &mut summary)?;
     }
 
     let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
@@ -115,6 +148,11 @@ pub fn run<R: Read>(
             }
         };
         summary.contacts += 1;
+        if group_since.elapsed() > GROUP_FOR {
+            store.commit_group()?;
+            store.begin_group()?;
+            group_since = Instant::now();
+        }
         let Some(window) = &window else { continue };
         // Events ingested earlier, and those given to this run (once each).
         let mut known = store.events(&contact.id)?;
@@ -210,62 +248,139 @@ pub fn run<R: Read>(
                 }
                 _ => {}
             }
-            settle(store, outbox, &record, now, &mut summary)?;
+            batch.add(store, outbox, record, now, &mut summary)?;
         }
     }
+    batch.flush(store, outbox, now, &mut summary)?;
+    store.commit_group()?;
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     store.finish_run(run, now, &summary_json)?;
     Ok(summary)
 }
 
-/// Delivers a pending send if its time has come, records it missed past
-/// its deadline, or leaves it pending with its reason.
-fn settle(
-    store: &mut dyn StateStore,
-    outbox: &mut dyn Outbox,
-    record: &SendRecord,
-    now: Timestamp,
-    summary: &mut RunSummary,
-) -> Result<(), RunError> {
-    let key = &record.key;
-    if record.deadline < now {
-        let reason = format!(
-            "past its deadline {}{}",
-            record.deadline,
-            record
+/// Sends ready to go, delivered together once there are [`BATCH`].
+#[derive(Default)]
+struct Batch {
+    records: Vec<SendRecord>,
+    payloads: Vec<serde_json::Value>,
+}
+
+impl Batch {
+    /// Queues a recorded send if its time has come; records it missed past
+    /// its deadline, or leaves it pending with its reason.
+    fn add(
+        &mut self,
+        store: &mut dyn StateStore,
+        outbox: &mut dyn Outbox,
+        record: SendRecord,
+        now: Timestamp,
+        summary: &mut RunSummary,
+    ) -> Result<(), RunError> {
+        let key = &record.key;
+        if record.deadline < now {
+            let why = match (record.status, record.reason.as_deref()) {
+                (SendStatus::Sending, _) => {
+                    " (in flight when a run stopped: the server may hold it)".to_string()
+                }
+                (_, Some(reason)) => format!(" ({reason})"),
+                (_, None) => String::new(),
+            };
+            let reason = format!("past its deadline {}{why}", record.deadline);
+            store.mark(key, SendStatus::Missed, Some(&reason), now)?;
+            summary.missed.push(format!("{}: {reason}", describe(key)));
+            return Ok(());
+        }
+        if let Some(not_before) = record.not_before.filter(|t| *t > now) {
+            let reason = format!("quiet hours: not before {not_before}");
+            store.mark(key, SendStatus::Pending, Some(&reason), now)?;
+            summary.pending.push(format!("{}: {reason}", describe(key)));
+            return Ok(());
+        }
+        if record.payload.is_empty() {
+            let reason = record
                 .reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default()
-        );
-        store.mark(key, SendStatus::Missed, Some(&reason), now)?;
-        summary.missed.push(format!("{}: {reason}", describe(key)));
-        return Ok(());
-    }
-    if let Some(not_before) = record.not_before.filter(|t| *t > now) {
-        let reason = format!("quiet hours: not before {not_before}");
-        store.mark(key, SendStatus::Pending, Some(&reason), now)?;
-        summary.pending.push(format!("{}: {reason}", describe(key)));
-        return Ok(());
-    }
-    if record.payload.is_empty() {
-        let reason = record
-            .reason
-            .clone()
-            .unwrap_or_else(|| "nothing to deliver".into());
-        summary.pending.push(format!("{}: {reason}", describe(key)));
-        return Ok(());
-    }
-    let payload: serde_json::Value = serde_json::from_str(&record.payload).unwrap_or_default();
-    match outbox.deliver(&payload) {
-        Ok(()) => {
-            store.mark(key, SendStatus::Delivered, None, now)?;
-            summary.delivered += 1;
+                .clone()
+                .unwrap_or_else(|| "nothing to deliver".into());
+            summary.pending.push(format!("{}: {reason}", describe(key)));
+            return Ok(());
         }
-        Err(error) => {
-            store.mark(key, SendStatus::Pending, Some(&error.0), now)?;
-            summary.pending.push(format!("{}: {error}", describe(key)));
+        let payload = serde_json::from_str(&record.payload).unwrap_or_default();
+        self.records.push(record);
+        self.payloads.push(payload);
+        if self.records.len() >= BATCH {
+            self.flush(store, outbox, now, summary)?;
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Delivers what is queued: each send marked `sending` before it
+    /// starts, then delivered, pending (with the reason) or failed as its
+    /// answer comes, in as few durable writes as the answers allow.
+    fn flush(
+        &mut self,
+        store: &mut dyn StateStore,
+        outbox: &mut dyn Outbox,
+        now: Timestamp,
+        summary: &mut RunSummary,
+    ) -> Result<(), RunError> {
+        // What the batch holds is recorded for good before any of it goes.
+        store.commit_group()?;
+        if self.records.is_empty() {
+            return store.begin_group().map_err(RunError::from);
+        }
+        let records = std::mem::take(&mut self.records);
+        let payloads = std::mem::take(&mut self.payloads);
+        let mut state_error: Option<StateError> = None;
+        let mut progress = |progress: Progress| -> Result<(), DeliveryError> {
+            let mut marks = Vec::new();
+            let mut lines = Vec::new();
+            for index in &progress.starting {
+                if let Some(record) = records.get(*index) {
+                    marks.push(Mark {
+                        key: &record.key,
+                        status: SendStatus::Sending,
+                        reason: None,
+                    });
+                }
+            }
+            for (index, attempt) in &progress.ended {
+                let Some(record) = records.get(*index) else {
+                    continue;
+                };
+                let (status, reason) = match attempt {
+                    Attempt::Delivered => (SendStatus::Delivered, None),
+                    Attempt::Retry(reason) => (SendStatus::Pending, Some(reason.as_str())),
+                    Attempt::Rejected(reason) => (SendStatus::Failed, Some(reason.as_str())),
+                };
+                marks.push(Mark {
+                    key: &record.key,
+                    status,
+                    reason,
+                });
+                lines.push((
+                    status,
+                    format!("{}: {}", describe(&record.key), reason.unwrap_or("")),
+                ));
+            }
+            if let Err(error) = store.mark_all(&marks, now) {
+                let message = error.0.clone();
+                state_error = Some(error);
+                return Err(DeliveryError(message));
+            }
+            for (status, line) in lines {
+                match status {
+                    SendStatus::Delivered => summary.delivered += 1,
+                    SendStatus::Failed => summary.failed.push(line),
+                    _ => summary.pending.push(line),
+                }
+            }
+            Ok(())
+        };
+        let result = outbox.deliver_batch(&payloads, &mut progress);
+        if let Some(error) = state_error {
+            return Err(error.into());
+        }
+        result.map_err(|e| RunError(format!("delivery stopped: {e}")))?;
+        store.begin_group().map_err(RunError::from)
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use flowc_runtime::state::{SendCount, SqliteState, StateStore};
+use flowc_runtime::state::{SendCount, SendStatus, SqliteState, StateStore};
 
 use super::{EXIT_OK, EXIT_USAGE};
 
@@ -31,7 +31,8 @@ fn open(args: &ReportArgs) -> Result<SqliteState, u8> {
     })
 }
 
-/// Per flow and rule: delivered, pending (why), missed, skipped (why);
+/// Per flow and rule: delivered, pending (why), failed (the server's
+/// answer), missed, skipped (why);
 /// per flow, the opens, clicks and redemptions ingested.
 pub fn report(args: ReportArgs) -> u8 {
     let state = match open(&args) {
@@ -192,6 +193,7 @@ pub fn status(args: ReportArgs) -> u8 {
                     "flow": p.key.flow, "rule": p.key.rule, "contact": p.key.contact,
                     "occurrence": p.key.occurrence, "due_at": p.due_at.to_string(),
                     "deadline": p.deadline.to_string(), "reason": p.reason,
+                    "status": p.status.as_str(),
                 })
             })
             .collect();
@@ -206,12 +208,13 @@ pub fn status(args: ReportArgs) -> u8 {
     for run in &runs {
         let outcome = match (&run.finished_at, &run.summary) {
             (Some(_), Some(s)) => format!(
-                "done: {} due, {} delivered, {} skipped, {} pending, {} missed",
+                "done: {} due, {} delivered, {} skipped, {} pending, {} missed, {} failed",
                 s["due"],
                 s["delivered"],
                 s["skipped"],
                 s["pending"].as_array().map_or(0, Vec::len),
-                s["missed"].as_array().map_or(0, Vec::len)
+                s["missed"].as_array().map_or(0, Vec::len),
+                s["failed"].as_array().map_or(0, Vec::len)
             ),
             _ => "did not complete (stopped or still running)".to_string(),
         };
@@ -233,7 +236,11 @@ pub fn status(args: ReportArgs) -> u8 {
             p.key.occurrence,
             p.due_at,
             p.deadline,
-            p.reason.as_deref().unwrap_or("not delivered yet")
+            match (p.status, p.reason.as_deref()) {
+                (SendStatus::Sending, _) => "in flight when its run stopped: sent again next run",
+                (_, Some(reason)) => reason,
+                (_, None) => "not delivered yet",
+            }
         );
     }
     EXIT_OK

@@ -4,19 +4,20 @@
 //! and says what it did.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, IsTerminal, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
 use flowc_runtime::delivery::{
-    ChannelUrls, Endpoints, FileOutbox, HttpSender, Outbox, RenderSettings, SmtpOutbox, Timeouts,
-    WebhookOutbox,
+    ChannelUrls, Endpoints, FileOutbox, HttpSender, Outbox, RenderSettings, SmtpOutbox,
+    SmtpSettings, Timeouts, TlsMode, WebhookOutbox,
 };
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, RunOptions};
 use flowc_runtime::state::SqliteState;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -25,6 +26,8 @@ use super::{EXIT_OK, EXIT_USAGE};
 pub const EXIT_MISSED: u8 = 3;
 /// Another run holds the state.
 pub const EXIT_LOCKED: u8 = 4;
+/// The SMTP server refused some messages for good (5xx): they were not sent.
+pub const EXIT_FAILED: u8 = 5;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -82,6 +85,29 @@ pub struct RunArgs {
     /// FLOWC_SMTP_PASSWORD. Other actions still go to the outbox folder.
     #[arg(long, value_name = "HOST:PORT", env = "FLOWC_SMTP")]
     smtp: Option<String>,
+
+    /// How the SMTP connection is protected: `none`, `starttls` (port 587
+    /// or 25; refused if the server does not offer it) or `tls` (port 465).
+    /// Default: `none` for a loopback host (localhost, 127.0.0.0/8, ::1),
+    /// `starttls` for any other.
+    #[arg(long, value_name = "MODE", env = "FLOWC_SMTP_TLS")]
+    smtp_tls: Option<TlsMode>,
+
+    /// Trust the certificates in this PEM file too (a private CA), beside
+    /// Mozilla's roots.
+    #[arg(long, value_name = "FILE", env = "FLOWC_SMTP_CA_FILE")]
+    smtp_ca_file: Option<PathBuf>,
+
+    /// SMTP connections delivering at once (each reused; at most this many
+    /// messages in flight).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "4",
+        env = "FLOWC_SMTP_CONNECTIONS",
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    smtp_connections: u16,
 
     #[command(flatten)]
     webhooks: WebhookArgs,
@@ -211,6 +237,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
 
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
     let folder = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
+    let mut via = format!("to {}", args.outbox.display());
     let mut outbox: Box<dyn Outbox> = match &args.smtp {
         Some(address) => {
             let credentials = std::env::var("FLOWC_SMTP_USER").ok().map(|user| {
@@ -219,7 +246,25 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
                     std::env::var("FLOWC_SMTP_PASSWORD").unwrap_or_default(),
                 )
             });
-            Box::new(SmtpOutbox::new(address, credentials, folder).map_err(|e| usage(e.0))?)
+            let settings = SmtpSettings {
+                address: address.clone(),
+                tls: args.smtp_tls,
+                ca_file: args.smtp_ca_file.clone(),
+                credentials,
+                connections: usize::from(args.smtp_connections),
+            };
+            let smtp = SmtpOutbox::new(&settings, Box::new(folder)).map_err(|e| usage(e.0))?;
+            let tls = match smtp.tls() {
+                TlsMode::None => "no TLS",
+                TlsMode::StartTls => "STARTTLS",
+                TlsMode::Tls => "TLS",
+            };
+            via = format!(
+                "e-mail by SMTP to {address} ({tls}, {} connections), the rest to {}",
+                settings.connections,
+                args.outbox.display()
+            );
+            Box::new(smtp)
         }
         None => Box::new(folder),
     };
@@ -227,6 +272,12 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
+    let bar = progress_bar(file.metadata().map(|m| m.len()).unwrap_or(0));
+    let file = Counted {
+        inner: file,
+        bar: bar.clone(),
+        lines: 0,
+    };
     let contacts = ContactReader::new(&program, BufReader::new(file))
         .map_err(|e| usage(format!("{}: {e}", args.contacts.display())))?;
     let options = RunOptions {
@@ -249,6 +300,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         &options,
     )
     .map_err(|e| usage(e.0))?;
+    bar.finish_and_clear();
 
     for row in &summary.rejected_rows {
         eprintln!("warning: {row}; contact skipped");
@@ -262,6 +314,12 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     for missed in &summary.missed {
         eprintln!("MISSED: {missed}");
     }
+    for failed in &summary.failed {
+        eprintln!("FAILED: {failed}");
+    }
+    for interrupted in &summary.interrupted {
+        eprintln!("warning: {interrupted}");
+    }
     if !routes.is_empty() && !args.json {
         println!("signed webhooks: {}", routes.join(", "));
     }
@@ -272,7 +330,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         );
     } else {
         println!(
-            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} retried",
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} failed, {} retried",
             summary.run,
             summary.window_from,
             summary.window_to,
@@ -280,19 +338,55 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.contacts,
             summary.due,
             summary.delivered,
-            match &args.smtp {
-                Some(smtp) => format!("e-mail by SMTP to {smtp}, the rest to {}", args.outbox.display()),
-                None => format!("to {}", args.outbox.display()),
-            },
+            via,
             summary.skipped,
             summary.pending.len(),
             summary.missed.len(),
+            summary.failed.len(),
             summary.retried,
         );
     }
-    Ok(if summary.missed.is_empty() {
-        EXIT_OK
-    } else {
+    Ok(if !summary.missed.is_empty() {
         EXIT_MISSED
+    } else if !summary.failed.is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     })
+}
+
+/// A bar over the contacts file's bytes, on stderr when it is a terminal
+/// and not under CI; hidden otherwise (logs get the summary only).
+fn progress_bar(bytes: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} contacts {msg} [{bar:30}] {percent:>3}% {elapsed} (ETA {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The contacts file as read, counted for the bar: bytes for the bar's
+/// position, line ends for the number of contacts read (the header aside).
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+    lines: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if !self.bar.is_hidden() {
+            self.lines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+            self.bar.inc(n as u64);
+            self.bar
+                .set_message(self.lines.saturating_sub(1).to_string());
+        }
+        Ok(n)
+    }
 }

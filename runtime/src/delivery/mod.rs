@@ -13,9 +13,9 @@ mod render;
 mod smtp;
 mod webhook;
 
-pub use outbox::{jsonl_name, FileOutbox, Outbox};
+pub use outbox::{jsonl_name, Attempt, FileOutbox, Outbox, Progress};
 pub use render::{render_due, RenderSettings};
-pub use smtp::SmtpOutbox;
+pub use smtp::{SmtpOutbox, SmtpSettings, TlsMode};
 pub use webhook::{
     sign, ChannelUrls, Endpoints, HttpSender, Timeouts, WebhookOutbox, DEFAULT_SECRET_ENV,
 };

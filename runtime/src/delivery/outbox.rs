@@ -12,9 +12,59 @@ use std::path::{Path, PathBuf};
 use super::jsonl::JsonlFile;
 use super::DeliveryError;
 
-/// Delivers a rendered payload.
+/// How one delivery attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered,
+    /// Not delivered this time (an outage, a broken connection, an SMTP
+    /// 4xx): the send stays pending and the next run retries it.
+    Retry(String),
+    /// Refused for good (an SMTP 5xx): recorded as failed, not retried.
+    Rejected(String),
+}
+
+/// What an outbox reports while a batch goes: the sends it is about to
+/// start (by index in the batch) and those that ended.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub starting: Vec<usize>,
+    pub ended: Vec<(usize, Attempt)>,
+}
+
+/// Delivers rendered payloads.
 pub trait Outbox {
     fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError>;
+
+    /// Delivers a batch, reporting through `progress`. A send named in
+    /// `starting` is started only after `progress` returned `Ok` (so the
+    /// run has recorded it as in flight); an `Err` stops the batch and is
+    /// returned. Every send of the batch is eventually reported ended,
+    /// unless the batch stops. By default, one at a time through `deliver`.
+    fn deliver_batch(
+        &mut self,
+        payloads: &[serde_json::Value],
+        progress: &mut dyn FnMut(Progress) -> Result<(), DeliveryError>,
+    ) -> Result<(), DeliveryError> {
+        let mut ended = Vec::new();
+        for (index, payload) in payloads.iter().enumerate() {
+            progress(Progress {
+                starting: vec![index],
+                ended: std::mem::take(&mut ended),
+            })?;
+            let attempt = match self.deliver(payload) {
+                Ok(()) => Attempt::Delivered,
+                Err(error) => Attempt::Retry(error.0),
+            };
+            ended.push((index, attempt));
+        }
+        if ended.is_empty() {
+            return Ok(());
+        }
+        progress(Progress {
+            starting: Vec::new(),
+            ended,
+        })
+    }
 }
 
 /// The JSON Lines file of the folder outbox that holds actions of `kind`.

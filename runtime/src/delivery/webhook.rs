@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{DeliveryError, Outbox};
+use super::{Attempt, DeliveryError, Outbox, Progress};
 use crate::bytecode::Program;
 
 /// The secret used when no more specific one is set.
@@ -369,8 +369,13 @@ impl WebhookOutbox {
     }
 }
 
-impl Outbox for WebhookOutbox {
-    fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError> {
+impl WebhookOutbox {
+    /// Posts the webhook actions of `payload`, first; returns the actions
+    /// left for the outbox behind it.
+    fn post_actions(
+        &mut self,
+        payload: &serde_json::Value,
+    ) -> Result<Vec<serde_json::Value>, Failure> {
         let mut rest = Vec::new();
         for action in payload["actions"].as_array().into_iter().flatten() {
             let Some(endpoint) = self.endpoints.for_action(action).cloned() else {
@@ -380,19 +385,83 @@ impl Outbox for WebhookOutbox {
             let id = action["id"].as_str().unwrap_or("unnamed");
             // The bytes a JSON Lines outbox would hold, without the newline.
             let body = super::jsonl::encode(action)
-                .map_err(|e| DeliveryError(format!("cannot encode {id}: {e}")))?;
-            self.post(&endpoint, id, &body)
-                .map_err(|failure| match failure {
-                    Failure::Retry(reason) => DeliveryError(format!("{reason}; retried next run")),
-                    Failure::Rejected(reason) => DeliveryError(format!(
-                        "{reason}; retrying will not help until the endpoint or the data is fixed (kept pending until its deadline)"
-                    )),
-                })?;
+                .map_err(|e| Failure::Retry(format!("cannot encode {id}: {e}")))?;
+            self.post(&endpoint, id, &body)?;
         }
+        Ok(rest)
+    }
+}
+
+impl Outbox for WebhookOutbox {
+    fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError> {
+        let rest = self
+            .post_actions(payload)
+            .map_err(|failure| match failure {
+                Failure::Retry(reason) => DeliveryError(format!("{reason}; retried next run")),
+                Failure::Rejected(reason) => DeliveryError(format!(
+                    "{reason}; retrying will not help until the endpoint or the data is fixed"
+                )),
+            })?;
         if rest.is_empty() {
             return Ok(());
         }
         self.rest.deliver(&serde_json::json!({ "actions": rest }))
+    }
+
+    /// Webhooks first, one send at a time; what is left of the batch (the
+    /// e-mails) then goes to the outbox behind, as a batch, so that an SMTP
+    /// pool keeps its concurrency.
+    fn deliver_batch(
+        &mut self,
+        payloads: &[serde_json::Value],
+        progress: &mut dyn FnMut(Progress) -> Result<(), DeliveryError>,
+    ) -> Result<(), DeliveryError> {
+        let mut ended = Vec::new();
+        let (mut rest, mut rest_index) = (Vec::new(), Vec::new());
+        for (index, payload) in payloads.iter().enumerate() {
+            let has_webhook = payload["actions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| self.endpoints.for_action(a).is_some());
+            if has_webhook {
+                progress(Progress {
+                    starting: vec![index],
+                    ended: std::mem::take(&mut ended),
+                })?;
+            }
+            match self.post_actions(payload) {
+                Ok(actions) if actions.is_empty() => ended.push((index, Attempt::Delivered)),
+                Ok(actions) => {
+                    rest.push(serde_json::json!({ "actions": actions }));
+                    rest_index.push(index);
+                }
+                Err(Failure::Retry(reason)) => {
+                    ended.push((index, Attempt::Retry(format!("{reason}; retried next run"))))
+                }
+                Err(Failure::Rejected(reason)) => ended.push((index, Attempt::Rejected(reason))),
+            }
+        }
+        if !ended.is_empty() {
+            progress(Progress {
+                starting: Vec::new(),
+                ended,
+            })?;
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        // Indexes of the sub-batch are mapped back to this batch's.
+        self.rest.deliver_batch(&rest, &mut |inner: Progress| {
+            progress(Progress {
+                starting: inner.starting.iter().map(|&i| rest_index[i]).collect(),
+                ended: inner
+                    .ended
+                    .into_iter()
+                    .map(|(i, attempt)| (rest_index[i], attempt))
+                    .collect(),
+            })
+        })
     }
 }
 

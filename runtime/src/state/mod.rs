@@ -36,7 +36,14 @@ impl SendKey {
 pub enum SendStatus {
     /// Recorded, not yet delivered (or delivery failed; retried next run).
     Pending,
+    /// Handed to the server, its answer not yet recorded. A run that finds
+    /// one left by an earlier run knows that run stopped mid-transaction:
+    /// the server may or may not hold the message (RFC 1047). It is sent
+    /// again, with the same Message-ID.
+    Sending,
     Delivered,
+    /// Refused for good by the server (an SMTP 5xx): not retried.
+    Failed,
     /// Past its deadline before it could be delivered.
     Missed,
     /// Due, but not to be done (condition, consent, pressure...).
@@ -47,7 +54,9 @@ impl SendStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             SendStatus::Pending => "pending",
+            SendStatus::Sending => "sending",
             SendStatus::Delivered => "delivered",
+            SendStatus::Failed => "failed",
             SendStatus::Missed => "missed",
             SendStatus::Skipped => "skipped",
         }
@@ -56,7 +65,9 @@ impl SendStatus {
     pub fn parse(text: &str) -> Option<SendStatus> {
         Some(match text {
             "pending" => SendStatus::Pending,
+            "sending" => SendStatus::Sending,
             "delivered" => SendStatus::Delivered,
+            "failed" => SendStatus::Failed,
             "missed" => SendStatus::Missed,
             "skipped" => SendStatus::Skipped,
             _ => return None,
@@ -120,7 +131,28 @@ pub trait StateStore {
         reason: Option<&str>,
         at: Timestamp,
     ) -> StateResult<()>;
-    /// Rows still pending (from this or earlier runs).
+    /// Starts grouping writes: until [`StateStore::commit_group`] they
+    /// become durable together, in one sync instead of one each. A run
+    /// groups the recording of a batch and commits it before delivering
+    /// any of it; a crash before the commit loses records of sends that
+    /// nothing delivered, and the next run covers the window again.
+    fn begin_group(&mut self) -> StateResult<()> {
+        Ok(())
+    }
+    /// Makes the grouped writes durable (nothing if no group is open).
+    fn commit_group(&mut self) -> StateResult<()> {
+        Ok(())
+    }
+    /// Updates several keys at once, in one durable write: what a batch
+    /// finished and what it is about to start cost one sync, not one each.
+    fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
+        for mark in marks {
+            self.mark(mark.key, mark.status, mark.reason, at)?;
+        }
+        Ok(())
+    }
+    /// Rows still pending or left `sending` by a stopped run (from this or
+    /// earlier runs).
     fn pending(&self) -> StateResult<Vec<SendRecord>>;
     /// The messages sent (or being sent) to a contact: the VM's history.
     fn history(&self, contact: &str) -> StateResult<Vec<SentMessage>>;
@@ -134,6 +166,14 @@ pub trait StateStore {
     fn events(&self, contact: &str) -> StateResult<Vec<Event>>;
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
+}
+
+/// One status change, for [`StateStore::mark_all`].
+#[derive(Clone, Copy, Debug)]
+pub struct Mark<'a> {
+    pub key: &'a SendKey,
+    pub status: SendStatus,
+    pub reason: Option<&'a str>,
 }
 
 /// One line of the report.

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
+    Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
     StateStore,
 };
 use crate::bytecode::Channel;
@@ -186,12 +186,60 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
+    fn begin_group(&mut self) -> StateResult<()> {
+        if self.connection.is_autocommit() {
+            self.connection
+                .execute_batch("BEGIN")
+                .map_err(error("cannot start a group of writes"))?;
+        }
+        Ok(())
+    }
+
+    fn commit_group(&mut self) -> StateResult<()> {
+        if !self.connection.is_autocommit() {
+            self.connection
+                .execute_batch("COMMIT")
+                .map_err(error("cannot record the sends"))?;
+        }
+        Ok(())
+    }
+
+    fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(error("cannot update sends"))?;
+        {
+            let mut statement = transaction
+                .prepare_cached(
+                    "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3 WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
+                )
+                .map_err(error("cannot update sends"))?;
+            let at = at.to_string();
+            for mark in marks {
+                let key = mark.key;
+                statement
+                    .execute(params![
+                        mark.status.as_str(),
+                        mark.reason,
+                        at,
+                        key.flow,
+                        key.rule,
+                        key.contact,
+                        key.occurrence
+                    ])
+                    .map_err(error("cannot update a send"))?;
+            }
+        }
+        transaction.commit().map_err(error("cannot update sends"))
+    }
+
     fn pending(&self) -> StateResult<Vec<SendRecord>> {
         let mut statement = self
             .connection
             .prepare(
                 "SELECT flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload
-                 FROM sends WHERE status = 'pending' ORDER BY due_at, flow, rule, contact",
+                 FROM sends WHERE status IN ('pending', 'sending') ORDER BY due_at, flow, rule, contact",
             )
             .map_err(error("cannot read pending sends"))?;
         let rows = statement
@@ -206,7 +254,7 @@ impl StateStore for SqliteState {
             .connection
             .prepare_cached(
                 "SELECT flow, rule, occurrence, due_at, channel FROM sends
-                 WHERE contact = ?1 AND status IN ('pending', 'delivered')",
+                 WHERE contact = ?1 AND status IN ('pending', 'sending', 'delivered')",
             )
             .map_err(error("cannot read the contact's history"))?;
         let rows = statement
