@@ -136,4 +136,34 @@ impl Outbox for FileOutbox {
         }
         Ok(())
     }
+
+    /// The whole batch, then one report. Writing a send again leaves the
+    /// same file (`.eml` by id) or no second line (JSON Lines by id), so
+    /// marking every send in flight once, up front, is as safe as one at a
+    /// time, and costs one state write per batch instead of one per send.
+    fn deliver_batch(
+        &mut self,
+        payloads: &[serde_json::Value],
+        progress: &mut dyn FnMut(Progress) -> Result<(), DeliveryError>,
+    ) -> Result<(), DeliveryError> {
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        progress(Progress {
+            starting: (0..payloads.len()).collect(),
+            ended: Vec::new(),
+        })?;
+        let ended = payloads
+            .iter()
+            .enumerate()
+            .map(|(index, payload)| match self.deliver(payload) {
+                Ok(()) => (index, Attempt::Delivered),
+                Err(error) => (index, Attempt::Retry(error.0)),
+            })
+            .collect();
+        progress(Progress {
+            starting: Vec::new(),
+            ended,
+        })
+    }
 }
