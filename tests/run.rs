@@ -508,3 +508,28 @@ fn ingested_events_count_once_and_reach_later_runs() {
     let table = text(&flowc(&dir, &["report"]).stdout);
     assert!(table.contains("conversion"), "{table}");
 }
+
+#[test]
+fn a_contact_listed_twice_and_many_contacts_get_each_send_once() {
+    let dir = setup("chunks");
+    // c001 twice (same chunk), then enough other contacts to span several
+    // chunks of the run, then c001 again (another chunk).
+    let original = std::fs::read_to_string(dir.join("contacts.csv")).unwrap();
+    let header = original.lines().next().unwrap();
+    let c001 = original.lines().find(|l| l.starts_with("c001,")).unwrap();
+    let mut csv = format!("{header}\n{c001}\n{c001}\n");
+    for i in 0..1200 {
+        csv.push_str(&format!(
+            "x{i},x{i}@example.com,X,Europe/Paris,1990-06-15,true\n"
+        ));
+    }
+    csv.push_str(&format!("{c001}\n"));
+    std::fs::write(dir.join("contacts.csv"), csv).unwrap();
+    let first = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    // Two offers (birthday and fixed-line) for each of 1,201 contacts.
+    assert_eq!(outbox(&dir).len(), 2 * 1201);
+    let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert!(again.status.success());
+    assert_eq!(outbox(&dir).len(), 2 * 1201);
+}

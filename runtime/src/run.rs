@@ -24,15 +24,18 @@ use crate::bytecode::Program;
 use crate::calendar::{Window, ZoneDb};
 use crate::delivery::{render_due, Attempt, DeliveryError, Outbox, Progress, RenderSettings};
 use crate::input::ContactReader;
-use crate::state::{Mark, SendKey, SendRecord, SendStatus, StateError, StateStore};
+use crate::state::{ContactState, Mark, SendKey, SendRecord, SendStatus, StateError, StateStore};
 
 /// How many sends are gathered before a batch is delivered: enough to keep
 /// every connection of a pool busy, few enough to start sending early.
 pub const BATCH: usize = 256;
 
+/// Contacts read together, and whose state is read together.
+const CONTACT_CHUNK: usize = 500;
+
 /// The longest a group of records stays uncommitted while contacts are read.
 const GROUP_FOR: Duration = Duration::from_millis(200);
-use crate::vm::{Action, ContactProblem, Evaluator, Event, History, Outcome, Skip};
+use crate::vm::{Action, Contact, ContactProblem, Evaluator, Event, History, Outcome, Skip};
 
 pub struct RunOptions {
     /// The clock of the run (`--now`, else the system clock).
@@ -137,7 +140,32 @@ pub fn run<R: Read>(
 
     let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
     let mut evaluator = Evaluator::new(program, zones);
-    for contact in contacts {
+    // Contacts are read a chunk at a time: what the state holds of a
+    // chunk is read in a few queries, and memory stays flat.
+    let mut contacts = contacts;
+    let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
+    let mut prefetched = HashMap::new();
+    let mut seen_in_chunk = std::collections::HashSet::new();
+    loop {
+        if chunk.is_empty() {
+            chunk.extend(contacts.by_ref().take(CONTACT_CHUNK));
+            if chunk.is_empty() {
+                break;
+            }
+            chunk.reverse(); // popped from the end, in file order
+            seen_in_chunk.clear();
+            prefetched = match &window {
+                Some(_) => {
+                    let ids: Vec<&str> = chunk
+                        .iter()
+                        .filter_map(|c| c.as_ref().ok().map(|c: &Contact| c.id.as_str()))
+                        .collect();
+                    store.prefetch(&ids)?
+                }
+                None => HashMap::new(),
+            };
+        }
+        let Some(contact) = chunk.pop() else { break };
         let contact = match contact {
             Ok(contact) => contact,
             Err(error) => {
@@ -154,15 +182,24 @@ pub fn run<R: Read>(
             group_since = Instant::now();
         }
         let Some(window) = &window else { continue };
+        // A contact listed twice in one chunk: the second time, read what
+        // the first recorded.
+        let state = match seen_in_chunk.insert(contact.id.clone()) {
+            true => prefetched.remove(&contact.id).unwrap_or_default(),
+            false => ContactState {
+                messages: store.history(&contact.id)?,
+                events: store.events(&contact.id)?,
+            },
+        };
         // Events ingested earlier, and those given to this run (once each).
-        let mut known = store.events(&contact.id)?;
+        let mut known = state.events;
         for event in events.remove(&contact.id).unwrap_or_default() {
             if !known.iter().any(|k| k.id == event.id) {
                 known.push(event);
             }
         }
         let history = History {
-            messages: store.history(&contact.id)?,
+            messages: state.messages,
             events: known,
             ..History::default()
         };

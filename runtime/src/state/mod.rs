@@ -8,6 +8,8 @@ mod sqlite;
 
 pub use sqlite::SqliteState;
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 
 use crate::vm::{Event, SentMessage};
@@ -99,6 +101,13 @@ pub struct RunRecord {
     pub window_to: Timestamp,
 }
 
+/// What the state holds of one contact for the VM.
+#[derive(Clone, Debug, Default)]
+pub struct ContactState {
+    pub messages: Vec<SentMessage>,
+    pub events: Vec<Event>,
+}
+
 #[derive(Debug)]
 pub struct StateError(pub String);
 
@@ -164,6 +173,20 @@ pub trait StateStore {
     fn ingest(&mut self, contact: &str, event: &Event) -> StateResult<bool>;
     /// The events recorded for a contact.
     fn events(&self, contact: &str) -> StateResult<Vec<Event>>;
+    /// The history and events of several contacts, read together (a run
+    /// asks per chunk of the contacts file: a few queries per chunk, not
+    /// two per contact). Contacts with nothing recorded may be absent.
+    fn prefetch(&self, contacts: &[&str]) -> StateResult<HashMap<String, ContactState>> {
+        let mut found = HashMap::new();
+        for &contact in contacts {
+            let state = ContactState {
+                messages: self.history(contact)?,
+                events: self.events(contact)?,
+            };
+            found.insert(contact.to_string(), state);
+        }
+        Ok(found)
+    }
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
 }

@@ -1,14 +1,15 @@
 //! The state in one SQLite file (WAL mode; every write in a transaction).
 //! Instants are stored as RFC 3339 text, which sorts in time order.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
-    StateStore,
+    ContactState, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError,
+    StateResult, StateStore,
 };
 use crate::bytecode::Channel;
 use crate::vm::{Event, SentMessage, Value};
@@ -258,21 +259,7 @@ impl StateStore for SqliteState {
             )
             .map_err(error("cannot read the contact's history"))?;
         let rows = statement
-            .query_map([contact], |row| {
-                let mut message = SentMessage::new(
-                    &row.get::<_, String>(0)?,
-                    &row.get::<_, String>(1)?,
-                    &row.get::<_, String>(2)?,
-                    instant(row.get(3)?)?,
-                );
-                message.channel = match row.get::<_, Option<String>>(4)?.as_deref() {
-                    Some("email") => Some(Channel::Email),
-                    Some("sms") => Some(Channel::Sms),
-                    Some("push") => Some(Channel::Push),
-                    _ => None,
-                };
-                Ok(message)
-            })
+            .query_map([contact], sent_message)
             .map_err(error("cannot read the contact's history"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the contact's history"))
@@ -323,23 +310,67 @@ impl StateStore for SqliteState {
             .prepare_cached("SELECT id, kind, at, attributes FROM events WHERE contact = ?1")
             .map_err(error("cannot read the contact's events"))?;
         let rows = statement
-            .query_map([contact], |row| {
-                let mut event = Event::new(
-                    &row.get::<_, String>(0)?,
-                    &row.get::<_, String>(1)?,
-                    instant(row.get(2)?)?,
-                );
-                let attributes: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&row.get::<_, String>(3)?).unwrap_or_default();
-                event.attributes = attributes
-                    .iter()
-                    .map(|(k, v)| (k.clone(), from_json(v)))
-                    .collect();
-                Ok(event)
-            })
+            .query_map([contact], event)
             .map_err(error("cannot read the contact's events"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the contact's events"))
+    }
+
+    fn prefetch(&self, contacts: &[&str]) -> StateResult<HashMap<String, ContactState>> {
+        let mut found: HashMap<String, ContactState> = HashMap::new();
+        // Each id once: a contact listed twice would have its rows twice.
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<&str> = contacts
+            .iter()
+            .copied()
+            .filter(|c| seen.insert(*c))
+            .collect();
+        // At most PREFETCH_CHUNK parameters per statement; a statement per
+        // size is cached (a run's chunks all have one size but the last).
+        for chunk in unique.chunks(PREFETCH_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut statement = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT contact, flow, rule, occurrence, due_at, channel FROM sends
+                     WHERE contact IN ({marks}) AND status IN ('pending', 'sending', 'delivered')"
+                ))
+                .map_err(error("cannot read the contacts' history"))?;
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(chunk))
+                .map_err(error("cannot read the contacts' history"))?;
+            while let Some(row) = rows
+                .next()
+                .map_err(error("cannot read the contacts' history"))?
+            {
+                let contact: String = row
+                    .get(0)
+                    .map_err(error("cannot read the contacts' history"))?;
+                let message =
+                    sent_message_at(row, 1).map_err(error("cannot read the contacts' history"))?;
+                found.entry(contact).or_default().messages.push(message);
+            }
+            let mut statement = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT contact, id, kind, at, attributes FROM events WHERE contact IN ({marks})"
+                ))
+                .map_err(error("cannot read the contacts' events"))?;
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(chunk))
+                .map_err(error("cannot read the contacts' events"))?;
+            while let Some(row) = rows
+                .next()
+                .map_err(error("cannot read the contacts' events"))?
+            {
+                let contact: String = row
+                    .get(0)
+                    .map_err(error("cannot read the contacts' events"))?;
+                let event = event_at(row, 1).map_err(error("cannot read the contacts' events"))?;
+                found.entry(contact).or_default().events.push(event);
+            }
+        }
+        Ok(found)
     }
 
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
@@ -405,5 +436,108 @@ fn from_json(value: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::Text(s.clone()),
         serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
         serde_json::Value::Object(_) => Value::Text(value.to_string()),
+    }
+}
+
+/// Contacts per prefetch statement: well under SQLite's parameter limit.
+const PREFETCH_CHUNK: usize = 500;
+
+fn sent_message(row: &rusqlite::Row) -> rusqlite::Result<SentMessage> {
+    sent_message_at(row, 0)
+}
+
+/// `flow, rule, occurrence, due_at, channel` from column `at` on.
+fn sent_message_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<SentMessage> {
+    let mut message = SentMessage::new(
+        &row.get::<_, String>(at)?,
+        &row.get::<_, String>(at + 1)?,
+        &row.get::<_, String>(at + 2)?,
+        instant(row.get(at + 3)?)?,
+    );
+    message.channel = match row.get::<_, Option<String>>(at + 4)?.as_deref() {
+        Some("email") => Some(Channel::Email),
+        Some("sms") => Some(Channel::Sms),
+        Some("push") => Some(Channel::Push),
+        _ => None,
+    };
+    Ok(message)
+}
+
+fn event(row: &rusqlite::Row) -> rusqlite::Result<Event> {
+    event_at(row, 0)
+}
+
+/// `id, kind, at, attributes` from column `at` on.
+fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
+    let mut event = Event::new(
+        &row.get::<_, String>(at)?,
+        &row.get::<_, String>(at + 1)?,
+        instant(row.get(at + 2)?)?,
+    );
+    let attributes: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&row.get::<_, String>(at + 3)?).unwrap_or_default();
+    event.attributes = attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), from_json(v)))
+        .collect();
+    Ok(event)
+}
+
+#[cfg(test)]
+mod prefetch_tests {
+    use super::*;
+
+    fn record(state: &mut SqliteState, run: i64, contact: &str, rule: &str, status: SendStatus) {
+        let at: Timestamp = "2027-03-01T08:00:00Z".parse().unwrap();
+        let send = SendRecord {
+            key: SendKey {
+                flow: "f".into(),
+                rule: rule.into(),
+                contact: contact.into(),
+                occurrence: "birthday/2027".into(),
+            },
+            due_at: at,
+            deadline: at,
+            not_before: None,
+            channel: Some("email".into()),
+            status,
+            reason: None,
+            payload: String::new(),
+        };
+        assert!(state.record(run, &send).unwrap());
+    }
+
+    #[test]
+    fn prefetch_reads_what_history_and_events_read_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = SqliteState::open(&dir.path().join("flow.db")).unwrap();
+        let at: Timestamp = "2027-03-01T08:00:00Z".parse().unwrap();
+        let run = state.begin_run(at, at, at).unwrap();
+        record(&mut state, run, "a", "offer", SendStatus::Delivered);
+        record(&mut state, run, "a", "reminder", SendStatus::Skipped);
+        record(&mut state, run, "b", "offer", SendStatus::Pending);
+        let mut opened = Event::new("e1", "opened", at);
+        opened
+            .attributes
+            .insert("flow".into(), Value::Text("f".into()));
+        state.ingest("b", &opened).unwrap();
+        state.ingest("c", &Event::new("e2", "visit", at)).unwrap();
+        // More contacts than one statement takes.
+        let many: Vec<String> = (0..PREFETCH_CHUNK + 7).map(|i| format!("x{i}")).collect();
+        let mut ids: Vec<&str> = vec!["a", "b", "c", "nobody"];
+        ids.extend(many.iter().map(String::as_str));
+        ids.push("b");
+        let found = state.prefetch(&ids).unwrap();
+        for id in ["a", "b", "c", "nobody"] {
+            let one = found.get(id).cloned().unwrap_or_default();
+            assert_eq!(one.messages, state.history(id).unwrap(), "{id}");
+            assert_eq!(one.events, state.events(id).unwrap(), "{id}");
+        }
+        assert_eq!(
+            found["a"].messages.len(),
+            1,
+            "skipped sends are not history"
+        );
+        assert_eq!(found["b"].events.len(), 1);
     }
 }
