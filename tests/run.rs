@@ -107,6 +107,12 @@ fn a_second_run_at_the_same_instant_sends_nothing_again() {
         "{}",
         text(&again.stdout)
     );
+    // Its window is empty: the contacts file is not even read.
+    assert!(
+        text(&again.stdout).contains(": 0 contacts,"),
+        "{}",
+        text(&again.stdout)
+    );
     assert_eq!(outbox(&dir), files);
 }
 

@@ -141,8 +141,10 @@ pub fn run<R: Read>(
     let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
     let mut evaluator = Evaluator::new(program, zones);
     // Contacts are read a chunk at a time: what the state holds of a
-    // chunk is read in a few queries, and memory stays flat.
-    let mut contacts = contacts;
+    // chunk is read in a few queries, and memory stays flat. An empty
+    // window (a run at the instant of the last one) reads none: nothing
+    // can be due in it.
+    let mut contacts = contacts.take(if window.is_some() { usize::MAX } else { 0 });
     let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
     let mut prefetched = HashMap::new();
     let mut seen_in_chunk = std::collections::HashSet::new();
