@@ -255,7 +255,7 @@ impl StateStore for SqliteState {
             .connection
             .prepare_cached(
                 "SELECT flow, rule, occurrence, due_at, channel FROM sends
-                 WHERE contact = ?1 AND status IN ('pending', 'sending', 'delivered')",
+                 WHERE contact = ?1 AND +status IN ('pending', 'sending', 'delivered')",
             )
             .map_err(error("cannot read the contact's history"))?;
         let rows = statement
@@ -329,11 +329,14 @@ impl StateStore for SqliteState {
         // size is cached (a run's chunks all have one size but the last).
         for chunk in unique.chunks(PREFETCH_CHUNK) {
             let marks = vec!["?"; chunk.len()].join(",");
+            // `+status`: the contact index, not the status one. With the
+            // status index SQLite scanned every delivered send once per
+            // chunk: a run grew with contacts times sends.
             let mut statement = self
                 .connection
                 .prepare_cached(&format!(
                     "SELECT contact, flow, rule, occurrence, due_at, channel FROM sends
-                     WHERE contact IN ({marks}) AND status IN ('pending', 'sending', 'delivered')"
+                     WHERE contact IN ({marks}) AND +status IN ('pending', 'sending', 'delivered')"
                 ))
                 .map_err(error("cannot read the contacts' history"))?;
             let mut rows = statement
