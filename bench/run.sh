@@ -33,14 +33,14 @@ BENCH_CSV="$dir/contacts.csv" cargo bench --quiet --bench vm 2>/dev/null | grep 
 # One run: wall time, peak memory, what it did.
 run() {
   local label=$1 now=$2
-  /usr/bin/time -f "%e %M" -o "$dir/time" ./target/release/flowc run \
+  /usr/bin/time -f "%e %M %U %S" -o "$dir/time" ./target/release/flowc run \
     --program examples/birthday --contacts "$dir/contacts.csv" \
     --state "$dir/flow.db" --outbox "$dir/outbox" --now "$now" --json \
     > "$dir/summary.json" 2>/dev/null || true
-  read -r seconds kib < <(tail -1 "$dir/time")
+  read -r seconds kib user sys < <(tail -1 "$dir/time")
   local summary
   summary=$(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"{s['contacts']} contacts, {s['due']} due, {s['delivered']} delivered, {s['skipped']} skipped\")" "$dir/summary.json" 2>/dev/null || echo "no summary")
-  echo "$label: ${seconds} s, peak memory $((kib / 1024)) MiB ($summary)"
+  echo "$label: ${seconds} s (CPU ${user} s user, ${sys} s system), peak memory $((kib / 1024)) MiB ($summary)"
 }
 run "first daily run (24 h window)" 2027-03-15T23:00:00Z
 run "second run at the same instant" 2027-03-15T23:00:00Z
