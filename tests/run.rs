@@ -539,3 +539,73 @@ fn a_contact_listed_twice_and_many_contacts_get_each_send_once() {
     assert!(again.status.success());
     assert_eq!(outbox(&dir).len(), 2 * 1201);
 }
+
+/// A project whose flow fires when a contact's tier becomes "gold".
+fn tier_project(name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    let write = |file: &str, text: &str| {
+        let path = dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap()
+    };
+    write(
+        "flow.toml",
+        "[project]\ndefault_zone = \"UTC\"\n\n[contact]\nid = \"text\"\nemail = \"email\"\ntier = \"text\"\n",
+    );
+    write("gold.flow", "on tier becomes \"gold\" send gold\n");
+    write(
+        "templates/gold.email.txt",
+        "+++\nsubject = \"Welcome to gold\"\n+++\nYou are gold now.\n",
+    );
+    dir
+}
+
+fn run_tier(dir: &Path, now: &str, tier: &str) -> Output {
+    std::fs::write(
+        dir.join("contacts.csv"),
+        format!("id,email,tier\nc1,ana@example.com,{tier}\nc2,bram@example.com,silver\n"),
+    )
+    .unwrap();
+    flowc(
+        dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            now,
+        ],
+    )
+}
+
+#[test]
+fn a_field_that_becomes_a_value_between_runs_fires_once_per_change() {
+    let dir = tier_project("becomes");
+    // First sight of the values: no change, nothing sent.
+    let first = run_tier(&dir, "2027-03-01T10:00:00Z", "silver");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(outbox(&dir).is_empty());
+    // c1 became gold since: one mail, now.
+    let second = run_tier(&dir, "2027-03-01T11:00:00Z", "gold");
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(outbox(&dir).len(), 1, "{}", text(&second.stdout));
+    // Still gold: nothing new, also in a later run.
+    run_tier(&dir, "2027-03-01T12:00:00Z", "gold");
+    run_tier(&dir, "2027-03-02T12:00:00Z", "gold");
+    assert_eq!(outbox(&dir).len(), 1);
+    // Back to silver, then gold again: a new occurrence, one more mail.
+    run_tier(&dir, "2027-03-03T12:00:00Z", "silver");
+    assert_eq!(outbox(&dir).len(), 1);
+    let again = run_tier(&dir, "2027-03-04T12:00:00Z", "gold");
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(outbox(&dir).len(), 2);
+    let mail =
+        std::fs::read_to_string(dir.join("outbox").join(outbox(&dir).iter().next().unwrap()))
+            .unwrap();
+    assert!(
+        mail.contains("Welcome to gold") && mail.contains("ana@example.com"),
+        "{mail}"
+    );
+}

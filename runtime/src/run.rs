@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::bytecode::Program;
+use crate::bytecode::{Program, TriggerCode};
 use crate::calendar::{Window, ZoneDb};
 use crate::delivery::{render_due, Attempt, DeliveryError, Outbox, Progress, RenderSettings};
 use crate::input::ContactReader;
-use crate::state::{ContactState, Mark, SendKey, SendRecord, SendStatus, StateError, StateStore};
+use crate::state::{
+    ContactState, Mark, SendKey, SendRecord, SendStatus, StateError, StateStore, StoredChange,
+};
 
 /// How many sends are gathered before a batch is delivered: enough to keep
 /// every connection of a pool busy, few enough to start sending early.
@@ -35,7 +37,9 @@ const CONTACT_CHUNK: usize = 500;
 
 /// The longest a group of records stays uncommitted while contacts are read.
 const GROUP_FOR: Duration = Duration::from_millis(200);
-use crate::vm::{Action, Contact, ContactProblem, Evaluator, Event, History, Outcome, Skip};
+use crate::vm::{
+    Action, Contact, ContactProblem, Evaluator, Event, FieldChange, History, Outcome, Skip, Value,
+};
 
 pub struct RunOptions {
     /// The clock of the run (`--now`, else the system clock).
@@ -140,6 +144,7 @@ pub fn run<R: Read>(
 
     let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
     let mut evaluator = Evaluator::new(program, zones);
+    let watched = watched_fields(program);
     // Contacts are read a chunk at a time: what the state holds of a
     // chunk is read in a few queries, and memory stays flat. An empty
     // window (a run at the instant of the last one) reads none: nothing
@@ -188,11 +193,12 @@ pub fn run<R: Read>(
         // the first recorded.
         let state = match seen_in_chunk.insert(contact.id.clone()) {
             true => prefetched.remove(&contact.id).unwrap_or_default(),
-            false => ContactState {
-                messages: store.history(&contact.id)?,
-                events: store.events(&contact.id)?,
-            },
+            false => store
+                .prefetch(&[contact.id.as_str()])?
+                .remove(&contact.id)
+                .unwrap_or_default(),
         };
+        let changes = watch_fields(store, &watched, &contact, &state, now)?;
         // Events ingested earlier, and those given to this run (once each).
         let mut known = state.events;
         for event in events.remove(&contact.id).unwrap_or_default() {
@@ -203,6 +209,7 @@ pub fn run<R: Read>(
         let history = History {
             messages: state.messages,
             events: known,
+            changes,
             ..History::default()
         };
         let evaluation = evaluator
@@ -422,4 +429,86 @@ impl Batch {
         result.map_err(|e| RunError(format!("delivery stopped: {e}")))?;
         store.begin_group().map_err(RunError::from)
     }
+}
+
+/// The fields `becomes` and `changes` triggers watch.
+fn watched_fields(program: &Program) -> Vec<String> {
+    let mut fields: Vec<String> = program
+        .flows
+        .iter()
+        .flat_map(|f| &f.rules)
+        .filter_map(|r| match &r.trigger {
+            TriggerCode::Becomes { field, .. } | TriggerCode::Changes { field, .. } => {
+                Some(program.string(*field).to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    fields.sort();
+    fields.dedup();
+    fields
+}
+
+/// The changes of watched fields the VM sees for `contact`: those earlier
+/// runs recorded, and one for each field whose value differs from the last
+/// value seen (recorded now, dated just before `now` so that this run's
+/// window holds it). A value seen for the first time is no change: a first
+/// import does not make every gold customer "become" gold.
+fn watch_fields(
+    store: &mut dyn StateStore,
+    watched: &[String],
+    contact: &Contact,
+    state: &ContactState,
+    now: Timestamp,
+) -> Result<Vec<FieldChange>, RunError> {
+    let mut changes = Vec::new();
+    if watched.is_empty() {
+        return Ok(changes);
+    }
+    // The typed value when it is still the current one, else the text.
+    let typed = |field: &str, text: &str| {
+        let current = contact.field(field);
+        match current.to_text() == text {
+            true => current.clone(),
+            false => Value::Text(text.into()),
+        }
+    };
+    for change in &state.changes {
+        changes.push(FieldChange {
+            field: change.field.clone(),
+            at: change.at,
+            old: Value::Text(change.old.clone()),
+            new: typed(&change.field, &change.new),
+        });
+    }
+    for field in watched {
+        let current = contact.field(field).to_text();
+        let last = state
+            .fields
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, v)| v);
+        match last {
+            Some(last) if *last == current => {}
+            Some(last) => {
+                let change = StoredChange {
+                    field: field.clone(),
+                    at: now
+                        .checked_sub(SignedDuration::from_nanos(1))
+                        .unwrap_or(now),
+                    old: last.clone(),
+                    new: current.clone(),
+                };
+                store.save_field(&contact.id, field, &current, Some(&change))?;
+                changes.push(FieldChange {
+                    field: field.clone(),
+                    at: change.at,
+                    old: Value::Text(change.old),
+                    new: contact.field(field).clone(),
+                });
+            }
+            None => store.save_field(&contact.id, field, &current, None)?,
+        }
+    }
+    Ok(changes)
 }

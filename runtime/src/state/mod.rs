@@ -106,6 +106,20 @@ pub struct RunRecord {
 pub struct ContactState {
     pub messages: Vec<SentMessage>,
     pub events: Vec<Event>,
+    /// The last value seen of each field a `becomes`/`changes` trigger
+    /// watches, as text.
+    pub fields: Vec<(String, String)>,
+    /// The changes of those fields seen by earlier runs.
+    pub changes: Vec<StoredChange>,
+}
+
+/// A watched field seen with another value than the run before saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredChange {
+    pub field: String,
+    pub at: Timestamp,
+    pub old: String,
+    pub new: String,
 }
 
 #[derive(Debug)]
@@ -173,6 +187,14 @@ pub trait StateStore {
     fn ingest(&mut self, contact: &str, event: &Event) -> StateResult<bool>;
     /// The events recorded for a contact.
     fn events(&self, contact: &str) -> StateResult<Vec<Event>>;
+    /// Records the value of a watched field, and its change when it has one.
+    fn save_field(
+        &mut self,
+        contact: &str,
+        field: &str,
+        value: &str,
+        change: Option<&StoredChange>,
+    ) -> StateResult<()>;
     /// The history and events of several contacts, read together (a run
     /// asks per chunk of the contacts file: a few queries per chunk, not
     /// two per contact). Contacts with nothing recorded may be absent.
@@ -182,6 +204,7 @@ pub trait StateStore {
             let state = ContactState {
                 messages: self.history(contact)?,
                 events: self.events(contact)?,
+                ..ContactState::default()
             };
             found.insert(contact.to_string(), state);
         }

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
     ContactState, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError,
-    StateResult, StateStore,
+    StateResult, StateStore, StoredChange,
 };
 use crate::bytecode::Channel;
 use crate::vm::{Event, SentMessage, Value};
@@ -49,6 +49,20 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact);
 CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
+CREATE TABLE IF NOT EXISTS fields (
+    contact TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (contact, field)
+);
+CREATE TABLE IF NOT EXISTS field_changes (
+    contact TEXT NOT NULL,
+    field TEXT NOT NULL,
+    at TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL,
+    PRIMARY KEY (contact, field, at)
+);
 ";
 
 pub struct SqliteState {
@@ -81,6 +95,15 @@ impl SqliteState {
             StateError(format!("{} is not a flowc state file: {e}", path.display()))
         })?;
         Ok(SqliteState { connection })
+    }
+
+    /// Whether any field value was ever recorded (only programs with
+    /// `becomes`/`changes` triggers record them): the two queries are
+    /// skipped otherwise.
+    fn watches_fields(&self) -> StateResult<bool> {
+        self.connection
+            .query_row("SELECT EXISTS (SELECT 1 FROM fields)", [], |row| row.get(0))
+            .map_err(error("cannot read the fields"))
     }
 
     fn record_of(row: &rusqlite::Row) -> rusqlite::Result<SendRecord> {
@@ -372,8 +395,85 @@ impl StateStore for SqliteState {
                 let event = event_at(row, 1).map_err(error("cannot read the contacts' events"))?;
                 found.entry(contact).or_default().events.push(event);
             }
+            if !self.watches_fields()? {
+                continue;
+            }
+            let context = "cannot read the contacts' fields";
+            let mut statement = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT contact, field, value FROM fields WHERE contact IN ({marks})"
+                ))
+                .map_err(error(context))?;
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(chunk))
+                .map_err(error(context))?;
+            while let Some(row) = rows.next().map_err(error(context))? {
+                let read = |i| row.get::<_, String>(i).map_err(error(context));
+                let contact = read(0)?;
+                found
+                    .entry(contact)
+                    .or_default()
+                    .fields
+                    .push((read(1)?, read(2)?));
+            }
+            let context = "cannot read the contacts' field changes";
+            let mut statement = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT contact, field, at, old, new FROM field_changes WHERE contact IN ({marks})"
+                ))
+                .map_err(error(context))?;
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(chunk))
+                .map_err(error(context))?;
+            while let Some(row) = rows.next().map_err(error(context))? {
+                let read = |i| row.get::<_, String>(i).map_err(error(context));
+                let contact = read(0)?;
+                let change = StoredChange {
+                    field: read(1)?,
+                    at: read(2)?.parse().map_err(|e| {
+                        StateError(format!("a field change has a bad instant: {e}"))
+                    })?,
+                    old: read(3)?,
+                    new: read(4)?,
+                };
+                found.entry(contact).or_default().changes.push(change);
+            }
         }
         Ok(found)
+    }
+
+    fn save_field(
+        &mut self,
+        contact: &str,
+        field: &str,
+        value: &str,
+        change: Option<&StoredChange>,
+    ) -> StateResult<()> {
+        self.connection
+            .execute(
+                "INSERT INTO fields (contact, field, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (contact, field) DO UPDATE SET value = excluded.value",
+                params![contact, field, value],
+            )
+            .map_err(error("cannot record a field's value"))?;
+        if let Some(change) = change {
+            self.connection
+                .execute(
+                    "INSERT OR IGNORE INTO field_changes (contact, field, at, old, new)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        contact,
+                        change.field,
+                        change.at.to_string(),
+                        change.old,
+                        change.new
+                    ],
+                )
+                .map_err(error("cannot record a field's change"))?;
+        }
+        Ok(())
     }
 
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
