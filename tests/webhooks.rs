@@ -337,6 +337,11 @@ fn every_channel_is_posted_signed_once_across_two_runs() {
             .unwrap_or_else(|| panic!("no {kind} for {contact}: {bodies:#?}"))
     };
     assert_eq!(find("sms", "+33600000001")["text"], "Happy birthday Ana!");
+    assert_eq!(
+        find("sms", "+33600000001")["contact"],
+        "c1",
+        "who the SMS is for"
+    );
     assert_eq!(find("push", "c2")["text"], "A gift is waiting, Bram");
     assert_eq!(find("task", "c1")["note"], "wish them well");
     assert_eq!(find("webhook", "c2")["data"]["tier"], "gold");

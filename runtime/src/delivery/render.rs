@@ -98,14 +98,21 @@ pub fn render_due(
                         json!({ "kind": "email", "id": id, "eml": eml, "envelope_from": envelope_from, "envelope_to": envelope_to })
                     }
                     Channel::Sms | Channel::Push => {
+                        // The contact's first field of type phone (else
+                        // one named `phone`); a push goes to the contact id.
+                        let phone_field = program
+                            .fields
+                            .iter()
+                            .find(|f| f.kind == crate::bytecode::FieldKind::Phone)
+                            .map_or("phone", |f| program.string(f.name));
                         let to = match channel {
-                            Channel::Sms => contact.field("phone").to_text(),
+                            Channel::Sms => contact.field(phone_field).to_text(),
                             _ => contact.id.clone(),
                         };
                         if to.is_empty() {
                             return Err(format!("contact `{}` has no phone number", contact.id));
                         }
-                        json!({ "kind": channel.name(), "id": id, "to": to, "text": body })
+                        json!({ "kind": channel.name(), "id": id, "contact": contact.id, "to": to, "text": body })
                     }
                 }
             }
