@@ -316,12 +316,10 @@ fn duplicate_rules(
 ) {
     let mut seen: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
     for (i, rule) in rules.iter().enumerate() {
-        let body = text
-            .get(rule.ast.trigger.span.start..rule.ast.span.end)
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let body = collapse_whitespace(
+            text.get(rule.ast.trigger.span.start..rule.ast.span.end)
+                .unwrap_or(""),
+        );
         let bucket = seen.entry(body).or_default();
         let same = bucket
             .iter()
@@ -342,6 +340,27 @@ fn duplicate_rules(
         } else {
             bucket.push(i);
         }
+    }
+}
+
+/// `text`'s words joined by single spaces, in one buffer. ASCII text
+/// without a vertical tab (the one ASCII character `char::is_whitespace`
+/// and `u8::is_ascii_whitespace` disagree on) takes the faster byte split.
+fn collapse_whitespace(text: &str) -> String {
+    fn join<'a>(words: impl Iterator<Item = &'a str>, len: usize) -> String {
+        let mut out = String::with_capacity(len);
+        for word in words {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out
+    }
+    if text.is_ascii() && !text.contains('\u{b}') {
+        join(text.split_ascii_whitespace(), text.len())
+    } else {
+        join(text.split_whitespace(), text.len())
     }
 }
 

@@ -323,3 +323,18 @@ fn an_exact_copy_is_one_warning() {
         ["E0051", "E0010"]
     );
 }
+
+#[test]
+fn whitespace_is_collapsed_as_split_whitespace_does() {
+    for text in [
+        "",
+        "   ",
+        "on  birthday\tsend\r\n  offer ",
+        "a\u{b}b",
+        "a\u{c}b \u{a0}c\u{2003}d",
+        "\"é  x\"\n\n  y",
+    ] {
+        let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(super::collapse_whitespace(text), expected, "{text:?}");
+    }
+}

@@ -239,12 +239,18 @@ fn halves(text: &str, cut: &Cut) -> (String, String) {
 
 /// `len` bytes the parser skips at once: one comment up to a newline.
 fn blank(out: &mut String, len: usize) {
+    const SPACES: &str = "                                                                ";
     match len {
         0 => {}
         1 => out.push(' '),
         _ => {
             out.push('#');
-            out.extend(std::iter::repeat_n(' ', len - 2));
+            let mut left = len - 2;
+            while left > 0 {
+                let n = left.min(SPACES.len());
+                out.push_str(&SPACES[..n]);
+                left -= n;
+            }
             out.push('\n');
         }
     }
