@@ -50,14 +50,13 @@ pub fn parse(source: SourceId, text: &str, min_bytes: usize) -> Option<(File, Ve
 
 /// Parses the two halves of `text` cut at `cut` and merges them.
 fn parse_at(source: SourceId, text: &str, cut: &Cut) -> Option<(File, Vec<Diagnostic>)> {
-    let (first_text, second_text) = halves(text, cut);
     let (first, second) = std::thread::scope(|scope| {
         let second = std::thread::Builder::new()
             .name("flowc-parse".into())
             .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, || parse_whole(source, &second_text))
+            .spawn_scoped(scope, || parse_whole(source, &second_half(text, cut)))
             .ok()?;
-        let first = parse_whole(source, &first_text);
+        let first = parse_whole(source, &first_half(text, cut));
         Some((first, second.join().ok()?))
     })?;
     merge(first?, second?, cut)
@@ -214,27 +213,36 @@ fn braces(line: &str) -> Vec<(usize, char)> {
     found
 }
 
-/// The two texts to parse, each as long as `text`.
-fn halves(text: &str, cut: &Cut) -> (String, String) {
+/// The text the first half parses: up to the end of the item at the cut,
+/// and the block's closing brace. As long as `text`.
+fn first_half(text: &str, cut: &Cut) -> String {
     let mut first = String::with_capacity(text.len());
-    let mut second = String::with_capacity(text.len());
     first.push_str(&text[..cut.overlap_end]);
     match cut.block {
         Some(block) => {
             blank(&mut first, block.close - cut.overlap_end);
             first.push('}');
             blank(&mut first, text.len() - block.close - 1);
+        }
+        None => blank(&mut first, text.len() - cut.overlap_end),
+    }
+    first
+}
+
+/// The text the second half parses: the block's header, then everything
+/// from the item at the cut. As long as `text`.
+fn second_half(text: &str, cut: &Cut) -> String {
+    let mut second = String::with_capacity(text.len());
+    match cut.block {
+        Some(block) => {
             blank(&mut second, block.start);
             second.push_str(&text[block.start..=block.open]);
             blank(&mut second, cut.at - block.open - 1);
         }
-        None => {
-            blank(&mut first, text.len() - cut.overlap_end);
-            blank(&mut second, cut.at);
-        }
+        None => blank(&mut second, cut.at),
     }
     second.push_str(&text[cut.at..]);
-    (first, second)
+    second
 }
 
 /// `len` bytes the parser skips at once: one comment up to a newline.
