@@ -10,7 +10,9 @@ mod timing;
 mod triggers;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use flowc_runtime::calendar::ZoneDb;
 
@@ -348,41 +350,48 @@ fn issues_offer(sends: &[&ast::Send], project: &Project) -> Option<bool> {
 
 /// Each rule's stable name; two rules may not share one.
 fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
-    let mut seen: BTreeMap<String, (Span, &ast::Rule)> = BTreeMap::new();
-    let mut names = Vec::new();
-    for (index, rule) in flow.rules.iter().enumerate() {
-        let name = match &rule.label {
+    let names: Vec<String> = flow
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(index, rule)| match &rule.label {
             Some(label) => label.node.clone(),
             None => rule
                 .actions
                 .first()
                 .map(default_rule_name)
                 .unwrap_or_else(|| format!("rule{}", index + 1)),
-        };
+        })
+        .collect();
+    // The first rule of each name, found by hashing the name in place.
+    let mut seen: HashMap<&str, (Span, &ast::Rule)> = HashMap::with_capacity(names.len());
+    for (rule, name) in flow.rules.iter().zip(&names) {
         let span = rule
             .label
             .as_ref()
             .map(|l| l.span)
             .unwrap_or(rule.trigger.span);
-        if let Some((first, first_rule)) = seen.get(&name) {
-            // An exact copy is reported once, as W0003, by `duplicate_rules`.
-            if same_rule(first_rule, rule) {
-                names.push(name);
+        let (first, first_rule) = match seen.entry(name.as_str()) {
+            Entry::Occupied(first) => *first.get(),
+            Entry::Vacant(slot) => {
+                slot.insert((span, rule));
                 continue;
             }
-            diagnostics.push(
-                Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
-                    .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
-                    .with_context(flow.source, *first, "the first one")
-                    .with_help(format!(
-                        "label one of them, e.g. `{name}_again: on ...`: the name identifies what a contact was sent"
-                    )),
-            );
-        } else {
-            seen.insert(name.clone(), (span, rule));
+        };
+        // An exact copy is reported once, as W0003, by `duplicate_rules`.
+        if same_rule(first_rule, rule) {
+            continue;
         }
-        names.push(name);
+        diagnostics.push(
+            Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
+                .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
+                .with_context(flow.source, first, "the first one")
+                .with_help(format!(
+                    "label one of them, e.g. `{name}_again: on ...`: the name identifies what a contact was sent"
+                )),
+        );
     }
+    drop(seen);
     names
 }
 
@@ -416,17 +425,21 @@ fn duplicate_rules(
     rules: &[crate::program::Rule],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let mut seen: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    let body = |rule: &crate::program::Rule| {
+        text.get(rule.ast.trigger.span.start..rule.ast.span.end)
+            .unwrap_or("")
+    };
+    // Buckets by a hash of the words; within one, the words are compared.
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::with_capacity(rules.len());
     for (i, rule) in rules.iter().enumerate() {
-        let body = collapse_whitespace(
-            text.get(rule.ast.trigger.span.start..rule.ast.span.end)
-                .unwrap_or(""),
-        );
-        let bucket = seen.entry(body).or_default();
+        let words = body(rule);
+        let mut hasher = std::hash::DefaultHasher::new();
+        for_each_word(words, |word| word.hash(&mut hasher));
+        let bucket = seen.entry(hasher.finish()).or_default();
         let same = bucket
             .iter()
             .map(|&j| &rules[j])
-            .find(|earlier| same_rule(&earlier.ast, &rule.ast));
+            .find(|earlier| same_words(body(earlier), words) && same_rule(&earlier.ast, &rule.ast));
         if let Some(earlier) = same {
             diagnostics.push(
                 Diagnostic::new(
@@ -445,25 +458,25 @@ fn duplicate_rules(
     }
 }
 
-/// `text`'s words joined by single spaces, in one buffer. ASCII text
+/// Calls `f` on each whitespace-separated word of `text`. ASCII text
 /// without a vertical tab (the one ASCII character `char::is_whitespace`
 /// and `u8::is_ascii_whitespace` disagree on) takes the faster byte split.
-fn collapse_whitespace(text: &str) -> String {
-    fn join<'a>(words: impl Iterator<Item = &'a str>, len: usize) -> String {
-        let mut out = String::with_capacity(len);
-        for word in words {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(word);
-        }
-        out
-    }
+fn for_each_word<'a>(text: &'a str, f: impl FnMut(&'a str)) {
     if text.is_ascii() && !text.contains('\u{b}') {
-        join(text.split_ascii_whitespace(), text.len())
+        text.split_ascii_whitespace().for_each(f)
     } else {
-        join(text.split_whitespace(), text.len())
+        text.split_whitespace().for_each(f)
     }
+}
+
+/// Whether `a` and `b` have the same words (whitespace aside).
+fn same_words(a: &str, b: &str) -> bool {
+    let mut words = Vec::new();
+    for_each_word(a, |word| words.push(word));
+    let mut others = words.iter();
+    let mut same = true;
+    for_each_word(b, |word| same &= others.next() == Some(&word));
+    same && others.next().is_none()
 }
 
 #[cfg(test)]

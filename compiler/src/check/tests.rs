@@ -325,17 +325,27 @@ fn an_exact_copy_is_one_warning() {
 }
 
 #[test]
-fn whitespace_is_collapsed_as_split_whitespace_does() {
-    for text in [
+fn words_are_split_as_split_whitespace_does() {
+    let texts = [
         "",
         "   ",
         "on  birthday\tsend\r\n  offer ",
+        "on birthday send offer",
         "a\u{b}b",
+        "a b",
         "a\u{c}b \u{a0}c\u{2003}d",
+        "a b \u{a0}c d",
         "\"é  x\"\n\n  y",
-    ] {
-        let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert_eq!(super::collapse_whitespace(text), expected, "{text:?}");
+        "\"é x\" y",
+    ];
+    for a in texts {
+        let mut words = Vec::new();
+        super::for_each_word(a, |w| words.push(w));
+        assert_eq!(words, a.split_whitespace().collect::<Vec<_>>(), "{a:?}");
+        for b in texts {
+            let expected = a.split_whitespace().eq(b.split_whitespace());
+            assert_eq!(super::same_words(a, b), expected, "{a:?} {b:?}");
+        }
     }
 }
 
