@@ -185,26 +185,27 @@ fn starts_item(rest: &str, word: &str) -> bool {
 }
 
 /// The braces of one line outside strings and comments, with their offsets.
+/// On bytes: every character it looks for is ASCII.
 fn braces(line: &str) -> Vec<(usize, char)> {
     let mut found = Vec::new();
     let mut in_string = false;
     let mut escaped = false;
-    let mut previous = '\0';
-    for (i, c) in line.char_indices() {
+    let mut previous = 0u8;
+    for (i, &c) in line.as_bytes().iter().enumerate() {
         if in_string {
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if c == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if c == b'"' {
                 in_string = false;
             }
         } else {
             match c {
-                '"' => in_string = true,
-                '#' => break,
-                '/' if previous == '/' => break,
-                '{' | '}' => found.push((i, c)),
+                b'"' => in_string = true,
+                b'#' => break,
+                b'/' if previous == b'/' => break,
+                b'{' | b'}' => found.push((i, char::from(c))),
                 _ => {}
             }
         }
