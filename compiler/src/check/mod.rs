@@ -10,7 +10,9 @@ mod timing;
 mod triggers;
 mod types;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 
 use flowc_runtime::calendar::ZoneDb;
 
@@ -47,6 +49,16 @@ struct FlowSource {
 pub fn check(
     context: &Context,
     files: Vec<(SourceId, ast::File)>,
+) -> (Option<Program>, Vec<Diagnostic>) {
+    check_with_threads_from(context, files, RULES_PER_THREAD)
+}
+
+/// `check`, with flows of at least `2 * rules_per_thread` rules checked on
+/// two threads (a parameter so that tests can compare both ways).
+fn check_with_threads_from(
+    context: &Context,
+    files: Vec<(SourceId, ast::File)>,
+    rules_per_thread: usize,
 ) -> (Option<Program>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut flow_sources = Vec::new();
@@ -98,7 +110,12 @@ pub fn check(
             continue;
         }
         seen.insert(flow.name.clone(), (flow.source, flow.name_span));
-        flows.push(check_flow(context, flow, &mut diagnostics));
+        flows.push(check_flow(
+            context,
+            flow,
+            rules_per_thread,
+            &mut diagnostics,
+        ));
     }
     let policy = policy::check_policies(&policies, &flows, &mut diagnostics);
     policy::check_quiet_hours(&policy, &flows, &mut diagnostics);
@@ -115,7 +132,12 @@ pub fn flow_name_from_path(path: &str) -> String {
     file.strip_suffix(".flow").unwrap_or(file).to_string()
 }
 
-fn check_flow(context: &Context, flow: FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Flow {
+fn check_flow(
+    context: &Context,
+    flow: FlowSource,
+    rules_per_thread: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Flow {
     let mut info = flow_info(&flow.rules, context.project);
     info.incomplete = context.incomplete.contains(&flow.source);
     let names = rule_names(&flow, diagnostics);
@@ -124,51 +146,13 @@ fn check_flow(context: &Context, flow: FlowSource, diagnostics: &mut Vec<Diagnos
     if settings.title.is_none() {
         settings.title = flow.title.clone();
     }
-    let mut rules = Vec::new();
-    let mut refs = Vec::new();
-    for (index, (rule, name)) in flow.rules.into_iter().zip(names).enumerate() {
-        let mut scope = Scope::new(
-            context.sources,
-            flow.source,
-            context.project,
-            &info,
-            diagnostics,
-        );
-        let trigger = triggers::check_trigger(&mut scope, &rule.trigger, index);
-        if let Some(condition) = &rule.condition {
-            scope.condition(condition, "the condition of a rule");
-        }
-        actions::check_actions(&mut scope, &rule.actions);
-        if let (Some(binding), false) = (&scope.binding, scope.binding_used) {
-            let binding = binding.clone();
-            if let ast::TriggerKind::Anniversary {
-                binding: Some(b), ..
-            } = &rule.trigger.kind
-            {
-                scope.report(
-                    Diagnostic::new(
-                        Code::UnusedBinding,
-                        flow.source,
-                        b.span,
-                        "bound here, never used",
-                    )
-                    .with_message(format!("`{binding}` is never used"))
-                    .with_help(format!(
-                        "use it in the condition (`if {binding} == 1`) or drop `as {binding}`"
-                    )),
-                );
-            }
-        }
-        refs.push(std::mem::take(&mut scope.refs));
-        if let Some(condition) = &rule.condition {
-            conditions::check_satisfiable(flow.source, condition, &trigger, diagnostics);
-        }
-        rules.push(crate::program::Rule {
-            name,
-            trigger,
-            ast: rule,
-        });
-    }
+    let named: Vec<(ast::Rule, String)> = flow.rules.into_iter().zip(names).collect();
+    let RulesChecked {
+        rules,
+        refs,
+        diagnostics: mut found,
+    } = check_rules_in_two(context, flow.source, &info, named, rules_per_thread);
+    diagnostics.append(&mut found);
     timing::check_timing(
         flow.source,
         &rules,
@@ -191,6 +175,126 @@ fn check_flow(context: &Context, flow: FlowSource, diagnostics: &mut Vec<Diagnos
         rules,
         messages: info.messages,
         offer_rules: info.offer_rules,
+    }
+}
+
+/// Each rule's trigger, condition and actions checked, in order, with what
+/// they reported.
+struct RulesChecked {
+    rules: Vec<crate::program::Rule>,
+    refs: Vec<Vec<scope::MessageRef>>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A flow with at least twice this many rules is checked on two threads.
+const RULES_PER_THREAD: usize = 512;
+
+/// The stack of the second thread: the checks recurse once per operator and
+/// bracket, like on the caller's thread.
+const STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// `check_rules` on two threads for a big flow, each on half of the rules;
+/// the halves are joined in order, so the result is the one-thread one.
+fn check_rules_in_two(
+    context: &Context,
+    source: SourceId,
+    info: &FlowInfo,
+    mut rules: Vec<(ast::Rule, String)>,
+    rules_per_thread: usize,
+) -> RulesChecked {
+    if rules.len() < rules_per_thread.saturating_mul(2) {
+        return check_rules(context, source, info, rules, 0);
+    }
+    let offset = rules.len() / 2;
+    // Taken by the second thread, or by this one if no thread can start.
+    let second = std::sync::Mutex::new(Some(rules.split_off(offset)));
+    let take_second = || {
+        second
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+            .unwrap_or_default()
+    };
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("flowc-check".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, || {
+                check_rules(context, source, info, take_second(), offset)
+            });
+        let mut checked = check_rules(context, source, info, rules, 0);
+        let rest = match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => check_rules(context, source, info, take_second(), offset),
+        };
+        checked.rules.extend(rest.rules);
+        checked.refs.extend(rest.refs);
+        checked.diagnostics.extend(rest.diagnostics);
+        checked
+    })
+}
+
+/// Checks `rules` (named), the first being rule number `first_index` of
+/// its flow.
+fn check_rules(
+    context: &Context,
+    source: SourceId,
+    info: &FlowInfo,
+    named: Vec<(ast::Rule, String)>,
+    first_index: usize,
+) -> RulesChecked {
+    let mut diagnostics = Vec::new();
+    let mut rules = Vec::with_capacity(named.len());
+    let mut refs = Vec::with_capacity(named.len());
+    for (index, (rule, name)) in (first_index..).zip(named) {
+        let mut scope = Scope::new(
+            context.sources,
+            source,
+            context.project,
+            info,
+            &mut diagnostics,
+        );
+        let trigger = triggers::check_trigger(&mut scope, &rule.trigger, index);
+        if let Some(condition) = &rule.condition {
+            scope.condition(condition, "the condition of a rule");
+        }
+        actions::check_actions(&mut scope, &rule.actions);
+        if let (Some(binding), false) = (&scope.binding, scope.binding_used) {
+            let binding = binding.clone();
+            if let ast::TriggerKind::Anniversary {
+                binding: Some(b), ..
+            } = &rule.trigger.kind
+            {
+                scope.report(
+                    Diagnostic::new(
+                        Code::UnusedBinding,
+                        source,
+                        b.span,
+                        "bound here, never used",
+                    )
+                    .with_message(format!("`{binding}` is never used"))
+                    .with_help(format!(
+                        "use it in the condition (`if {binding} == 1`) or drop `as {binding}`"
+                    )),
+                );
+            }
+        }
+        refs.push(std::mem::take(&mut scope.refs));
+        if let Some(condition) = &rule.condition {
+            conditions::check_satisfiable(source, condition, &trigger, &mut diagnostics);
+        }
+        rules.push(crate::program::Rule {
+            name,
+            trigger,
+            ast: rule,
+        });
+    }
+    RulesChecked {
+        rules,
+        refs,
+        diagnostics,
     }
 }
 
@@ -246,41 +350,48 @@ fn issues_offer(sends: &[&ast::Send], project: &Project) -> Option<bool> {
 
 /// Each rule's stable name; two rules may not share one.
 fn rule_names(flow: &FlowSource, diagnostics: &mut Vec<Diagnostic>) -> Vec<String> {
-    let mut seen: BTreeMap<String, (Span, &ast::Rule)> = BTreeMap::new();
-    let mut names = Vec::new();
-    for (index, rule) in flow.rules.iter().enumerate() {
-        let name = match &rule.label {
+    let names: Vec<String> = flow
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(index, rule)| match &rule.label {
             Some(label) => label.node.clone(),
             None => rule
                 .actions
                 .first()
                 .map(default_rule_name)
                 .unwrap_or_else(|| format!("rule{}", index + 1)),
-        };
+        })
+        .collect();
+    // The first rule of each name, found by hashing the name in place.
+    let mut seen: HashMap<&str, (Span, &ast::Rule)> = HashMap::with_capacity(names.len());
+    for (rule, name) in flow.rules.iter().zip(&names) {
         let span = rule
             .label
             .as_ref()
             .map(|l| l.span)
             .unwrap_or(rule.trigger.span);
-        if let Some((first, first_rule)) = seen.get(&name) {
-            // An exact copy is reported once, as W0003, by `duplicate_rules`.
-            if same_rule(first_rule, rule) {
-                names.push(name);
+        let (first, first_rule) = match seen.entry(name.as_str()) {
+            Entry::Occupied(first) => *first.get(),
+            Entry::Vacant(slot) => {
+                slot.insert((span, rule));
                 continue;
             }
-            diagnostics.push(
-                Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
-                    .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
-                    .with_context(flow.source, *first, "the first one")
-                    .with_help(format!(
-                        "label one of them, e.g. `{name}_again: on ...`: the name identifies what a contact was sent"
-                    )),
-            );
-        } else {
-            seen.insert(name.clone(), (span, rule));
+        };
+        // An exact copy is reported once, as W0003, by `duplicate_rules`.
+        if same_rule(first_rule, rule) {
+            continue;
         }
-        names.push(name);
+        diagnostics.push(
+            Diagnostic::new(Code::DuplicateRuleName, flow.source, span, format!("this rule is also named `{name}`"))
+                .with_message(format!("two rules of flow `{}` are named `{name}`", flow.name))
+                .with_context(flow.source, first, "the first one")
+                .with_help(format!(
+                    "label one of them, e.g. `{name}_again: on ...`: the name identifies what a contact was sent"
+                )),
+        );
     }
+    drop(seen);
     names
 }
 
@@ -314,19 +425,21 @@ fn duplicate_rules(
     rules: &[crate::program::Rule],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let mut seen: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
-    for (i, rule) in rules.iter().enumerate() {
-        let body = text
-            .get(rule.ast.trigger.span.start..rule.ast.span.end)
+    let body = |rule: &crate::program::Rule| {
+        text.get(rule.ast.trigger.span.start..rule.ast.span.end)
             .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let bucket = seen.entry(body).or_default();
+    };
+    // Buckets by a hash of the words; within one, the words are compared.
+    let mut seen: HashMap<u64, Vec<usize>> = HashMap::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let words = body(rule);
+        let mut hasher = std::hash::DefaultHasher::new();
+        for_each_word(words, |word| word.hash(&mut hasher));
+        let bucket = seen.entry(hasher.finish()).or_default();
         let same = bucket
             .iter()
             .map(|&j| &rules[j])
-            .find(|earlier| same_rule(&earlier.ast, &rule.ast));
+            .find(|earlier| same_words(body(earlier), words) && same_rule(&earlier.ast, &rule.ast));
         if let Some(earlier) = same {
             diagnostics.push(
                 Diagnostic::new(
@@ -343,6 +456,27 @@ fn duplicate_rules(
             bucket.push(i);
         }
     }
+}
+
+/// Calls `f` on each whitespace-separated word of `text`. ASCII text
+/// without a vertical tab (the one ASCII character `char::is_whitespace`
+/// and `u8::is_ascii_whitespace` disagree on) takes the faster byte split.
+fn for_each_word<'a>(text: &'a str, f: impl FnMut(&'a str)) {
+    if text.is_ascii() && !text.contains('\u{b}') {
+        text.split_ascii_whitespace().for_each(f)
+    } else {
+        text.split_whitespace().for_each(f)
+    }
+}
+
+/// Whether `a` and `b` have the same words (whitespace aside).
+fn same_words(a: &str, b: &str) -> bool {
+    let mut words = Vec::new();
+    for_each_word(a, |word| words.push(word));
+    let mut others = words.iter();
+    let mut same = true;
+    for_each_word(b, |word| same &= others.next() == Some(&word));
+    same && others.next().is_none()
 }
 
 #[cfg(test)]

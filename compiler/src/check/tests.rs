@@ -323,3 +323,67 @@ fn an_exact_copy_is_one_warning() {
         ["E0051", "E0010"]
     );
 }
+
+#[test]
+fn words_are_split_as_split_whitespace_does() {
+    let texts = [
+        "",
+        "   ",
+        "on  birthday\tsend\r\n  offer ",
+        "on birthday send offer",
+        "a\u{b}b",
+        "a b",
+        "a\u{c}b \u{a0}c\u{2003}d",
+        "a b \u{a0}c d",
+        "\"é  x\"\n\n  y",
+        "\"é x\" y",
+    ];
+    for a in texts {
+        let mut words = Vec::new();
+        super::for_each_word(a, |w| words.push(w));
+        assert_eq!(words, a.split_whitespace().collect::<Vec<_>>(), "{a:?}");
+        for b in texts {
+            let expected = a.split_whitespace().eq(b.split_whitespace());
+            assert_eq!(super::same_words(a, b), expected, "{a:?} {b:?}");
+        }
+    }
+}
+
+/// Checking a flow's rules on two threads gives what one thread gives:
+/// the program and every diagnostic, in order. (A threshold of one rule
+/// per thread splits every flow of two rules or more.)
+#[test]
+fn rules_checked_on_two_threads_give_the_one_thread_result() {
+    let texts = [
+        include_str!("../../../tests/ui/errors-across-rules.flow"),
+        include_str!("../../../tests/ui/errors-and-warnings.flow"),
+        include_str!("../../../tests/ui/w0001-never-true.flow"),
+        include_str!("../../../tests/ui/w0003-duplicate-rule.flow"),
+        include_str!("../../../tests/ui/w0004-unused-binding.flow"),
+        include_str!("../../../tests/ui/e0041-offer-other-occurrence.flow"),
+        include_str!("../../../tests/ui/e0042-tested-before-sent.flow"),
+        include_str!("../../../tests/ui/e0051-duplicate-rule-name.flow"),
+        include_str!("../../../tests/ui/e0014-unknown-name.flow"),
+        "when birthday send offer\non birthday if unused send reminder\nr3: when 3d after offer if not purchase since offer send thanks with item = \"x\"\non anniversary of joined as n if n == 0 send news\non visit send offer\non visit send offer\n",
+    ];
+    let zones = ZoneDb::bundled();
+    for text in texts {
+        let mut sources = Sources::new();
+        let project = project_with_templates(&mut sources);
+        let id = sources.add("test.flow", text);
+        let run = |rules_per_thread: usize| {
+            let (file, _) = crate::syntax::parse(id, sources.text(id));
+            let context = super::Context {
+                sources: &sources,
+                project: &project,
+                zones: &zones,
+                incomplete: Default::default(),
+            };
+            format!(
+                "{:?}",
+                super::check_with_threads_from(&context, vec![(id, file)], rules_per_thread)
+            )
+        };
+        assert_eq!(run(1), run(usize::MAX), "{text}");
+    }
+}

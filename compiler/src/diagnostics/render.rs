@@ -10,16 +10,23 @@ use super::{Diagnostic, Severity};
 use crate::source::{SourceId, Sources};
 
 /// Writes diagnostics for a person, each with the source lines it points
-/// at. The sources are indexed once for all of them.
+/// at. The sources they point into are indexed once for all of them (only
+/// those: indexing a 10,000-line file nobody needs costs more than checking
+/// it clean).
 pub fn human(
     sources: &Sources,
     diagnostics: &[Diagnostic],
     color: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
+    let used: std::collections::BTreeSet<SourceId> = diagnostics
+        .iter()
+        .flat_map(|d| d.labels.iter().map(|l| l.source))
+        .collect();
     let mut cache = ariadne::sources(
         sources
             .iter()
+            .filter(|(id, _)| used.contains(id))
             .map(|(_, file)| (file.path.clone(), file.text.as_str())),
     );
     for diagnostic in diagnostics {

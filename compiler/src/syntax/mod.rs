@@ -5,6 +5,7 @@ pub mod ast;
 mod build;
 mod grammar;
 pub mod keywords;
+mod parallel;
 mod recovery;
 mod rule_names;
 mod span;
@@ -35,13 +36,21 @@ const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// Parses one file. Every syntax error is reported (up to a limit): after
 /// each one the parser skips to the next rule or setting and goes on. The
-/// returned AST holds every item that parsed.
+/// returned AST holds every item that parsed. A big file that parses is
+/// parsed on two threads (`parallel`), with the same result.
 pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
-    let mut diagnostics = Vec::new();
     if let Some(d) = too_deep(source, text) {
-        diagnostics.push(d);
-        return (ast::File { items: Vec::new() }, diagnostics);
+        return (ast::File { items: Vec::new() }, vec![d]);
     }
+    if let Some(parsed) = parallel::parse(source, text, parallel::MIN_BYTES) {
+        return parsed;
+    }
+    parse_on_one_thread(source, text)
+}
+
+/// `parse` without the nesting check and the two threads.
+fn parse_on_one_thread(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
     let mut text = text.to_string();
     let mut last_error = None;
     for _ in 0..MAX_SYNTAX_ERRORS {
@@ -75,29 +84,31 @@ pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
 }
 
 /// Refuses nesting deeper than `MAX_NESTING`, outside strings and comments.
+/// Works on bytes: every character it looks for is ASCII, and no byte of a
+/// longer UTF-8 character is.
 pub(crate) fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut in_comment = false;
     let mut escaped = false;
-    let mut previous = '\0';
-    for (i, c) in text.char_indices() {
+    let mut previous = 0u8;
+    for (i, &c) in text.as_bytes().iter().enumerate() {
         if in_comment {
-            in_comment = c != '\n';
+            in_comment = c != b'\n';
         } else if in_string {
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if c == b'\\' {
                 escaped = true;
-            } else if c == '"' || c == '\n' {
+            } else if c == b'"' || c == b'\n' {
                 in_string = false;
             }
         } else {
             match c {
-                '"' => in_string = true,
-                '#' => in_comment = true,
-                '/' if previous == '/' => in_comment = true,
-                '(' | '[' => {
+                b'"' => in_string = true,
+                b'#' => in_comment = true,
+                b'/' if previous == b'/' => in_comment = true,
+                b'(' | b'[' => {
                     depth += 1;
                     if depth > MAX_NESTING {
                         return Some(
@@ -111,7 +122,7 @@ pub(crate) fn too_deep(source: SourceId, text: &str) -> Option<Diagnostic> {
                         );
                     }
                 }
-                ')' | ']' => depth = depth.saturating_sub(1),
+                b')' | b']' => depth = depth.saturating_sub(1),
                 _ => {}
             }
         }

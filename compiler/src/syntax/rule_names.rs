@@ -90,7 +90,7 @@ pub fn human_name(grammar_rule: Rule) -> Option<&'static str> {
         kw_of => "`of`",
         kw_as => "`as`",
         kw_before | kw_after => "`before` or `after`",
-        file | string_inner | WHITESPACE | COMMENT | separator | item | flow_item
+        file | string_inner | WHITESPACE | comment_text | separator | item | flow_item
         | trigger_base | action | send_clause | with_item | task_clause | policy_item | infix
         | prefix | postfix | primary | predicate | literal | keyword => return None,
     })
