@@ -207,3 +207,23 @@ proptest! {
         check_every_cut(&format!("flow a {{\n{}\n}}\n", lines.join("\n")));
     }
 }
+
+/// The deepest nesting and the longest expression accepted parse on the
+/// second thread too (its stack is its own).
+#[test]
+fn deep_nesting_in_the_second_half_parses_as_on_one_thread() {
+    let nesting = crate::syntax::MAX_NESTING;
+    let deep = format!(
+        "  deep: on signup if {}1{} == 1 send x\n  long: on signup if {} == 1 send y\n",
+        "(".repeat(nesting),
+        ")".repeat(nesting),
+        vec!["1"; 200].join(" + ")
+    );
+    let mut text = generated(400);
+    let at = text.len() - 2;
+    text.insert_str(at, &deep);
+    let Outcome::Parsed(file, diagnostics) = parse(SourceId(3), &text, 0) else {
+        panic!("the file is not parsed in two");
+    };
+    assert_eq!(format!("{:?}", (file, diagnostics)), one_thread(&text));
+}
