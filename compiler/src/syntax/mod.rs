@@ -42,42 +42,75 @@ pub fn parse(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     if let Some(d) = too_deep(source, text) {
         return (ast::File { items: Vec::new() }, vec![d]);
     }
-    if let Some(parsed) = parallel::parse(source, text, parallel::MIN_BYTES) {
-        return parsed;
-    }
-    parse_on_one_thread(source, text)
+    parse_with_recovery(source, text, parallel::MIN_BYTES)
 }
 
 /// `parse` without the nesting check and the two threads.
+#[cfg(test)]
 fn parse_on_one_thread(source: SourceId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    parse_with_recovery(source, text, usize::MAX)
+}
+
+/// The parse and recovery loop. A text of `min_parallel_bytes` or more is
+/// first parsed on two threads, which give the tree of a text that parses,
+/// and the error of one that does not when they can tell it exactly (see
+/// `parallel`); otherwise it is parsed on one thread. So diagnostics and
+/// recovery never depend on the threads. After the second error, two
+/// threads are tried again only once the errors are past the middle.
+fn parse_with_recovery(
+    source: SourceId,
+    text: &str,
+    min_parallel_bytes: usize,
+) -> (ast::File, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let mut text = text.to_string();
     let mut last_error = None;
+    let mut on_two_threads = true;
+    let mut errors = 0;
     for _ in 0..MAX_SYNTAX_ERRORS {
-        match FlowParser::parse(Rule::file, &text) {
-            Ok(mut pairs) => {
-                let file_pair = pairs.next().expect("grammar: file");
-                let mut builder = build::Builder {
-                    source,
-                    diagnostics: &mut diagnostics,
-                };
-                let file = builder.file(file_pair);
-                return (file, diagnostics);
-            }
-            Err(error) => {
-                let diagnostic = recovery::syntax_diagnostic(source, &text, &error);
-                let at = diagnostic.primary().span.start;
-                // A blanked region that fails at the same place again means
-                // recovery made no progress: stop rather than repeat.
-                if last_error == Some(at) {
-                    break;
+        let error = if on_two_threads {
+            match parallel::parse(source, &text, min_parallel_bytes) {
+                parallel::Outcome::Parsed(file, mut found) => {
+                    diagnostics.append(&mut found);
+                    return (file, diagnostics);
                 }
-                last_error = Some(at);
-                diagnostics.push(diagnostic);
-                if !recovery::blank_failed_item(&mut text, at) {
-                    break;
-                }
+                parallel::Outcome::Failed(error) => Some(error),
+                parallel::Outcome::Unknown => None,
             }
+        } else {
+            None
+        };
+        let error = match error {
+            Some(error) => error,
+            None => match FlowParser::parse(Rule::file, &text) {
+                Ok(mut pairs) => {
+                    let file_pair = pairs.next().expect("grammar: file");
+                    let mut builder = build::Builder {
+                        source,
+                        diagnostics: &mut diagnostics,
+                    };
+                    let file = builder.file(file_pair);
+                    return (file, diagnostics);
+                }
+                Err(error) => error,
+            },
+        };
+        let diagnostic = recovery::syntax_diagnostic(source, &text, &error);
+        let at = diagnostic.primary().span.start;
+        // A blanked region that fails at the same place again means
+        // recovery made no progress: stop rather than repeat.
+        if last_error == Some(at) {
+            break;
+        }
+        last_error = Some(at);
+        // The next error, if any, comes after this one: before the middle,
+        // one thread finds it sooner than two finish their halves. After a
+        // first error, the text is most likely right (a file being edited).
+        errors += 1;
+        on_two_threads = errors == 1 || at >= text.len() / 2;
+        diagnostics.push(diagnostic);
+        if !recovery::blank_failed_item(&mut text, at) {
+            break;
         }
     }
     (ast::File { items: Vec::new() }, diagnostics)

@@ -17,6 +17,7 @@
 //! scan got wrong) the caller parses on one thread, so diagnostics and
 //! recovery are exactly those of the one-thread parse.
 
+use pest::error::{Error, InputLocation};
 use pest::Parser;
 
 use super::ast::{File, FlowDecl, Item};
@@ -34,23 +35,42 @@ pub const MIN_BYTES: usize = 16 * 1024;
 /// per bracket (at most `MAX_NESTING`), like on the caller's thread.
 const STACK_BYTES: usize = 64 * 1024 * 1024;
 
-/// The file's tree and the builder's diagnostics, or `None` when the file
-/// is too small, cannot be cut, or does not parse (the caller then parses
-/// it on one thread and reports the syntax errors).
-pub fn parse(source: SourceId, text: &str, min_bytes: usize) -> Option<(File, Vec<Diagnostic>)> {
+/// What the two halves tell about the whole text.
+pub enum Outcome {
+    /// It parses: its tree and the builder's diagnostics.
+    Parsed(File, Vec<Diagnostic>),
+    /// It does not parse, and this is the error a one-thread parse gives.
+    Failed(Error<Rule>),
+    /// Too small, no place to cut, or the halves cannot tell: parse it on
+    /// one thread.
+    Unknown,
+}
+
+/// Parses `text` on two threads if it has `min_bytes` or more.
+pub fn parse(source: SourceId, text: &str, min_bytes: usize) -> Outcome {
     if text.len() < min_bytes {
-        return None;
+        return Outcome::Unknown;
     }
     let middle = text.len() / 2;
-    let cut = cuts(text)
+    match cuts(text)
         .into_iter()
-        .min_by_key(|cut| cut.at.abs_diff(middle))?;
-    parse_at(source, text, &cut)
+        .min_by_key(|cut| cut.at.abs_diff(middle))
+    {
+        Some(cut) => parse_at(source, text, &cut),
+        None => Outcome::Unknown,
+    }
 }
 
 /// Parses the two halves of `text` cut at `cut` and merges them.
-fn parse_at(source: SourceId, text: &str, cut: &Cut) -> Option<(File, Vec<Diagnostic>)> {
-    let (first, second) = std::thread::scope(|scope| {
+///
+/// When a half fails, its error is the whole text's in two cases. The first
+/// half fails before its blanked part: it read only real text, since
+/// getting past the item at the cut means attempting the next item there. Or the first half parses up to the item at the cut
+/// and the second fails after the cut: the whole parse arrives at the cut
+/// in the same state as the second half, and the attempts that make its
+/// error are all made after the cut, where the texts are the same.
+fn parse_at(source: SourceId, text: &str, cut: &Cut) -> Outcome {
+    let halves = std::thread::scope(|scope| {
         let second = std::thread::Builder::new()
             .name("flowc-parse".into())
             .stack_size(STACK_BYTES)
@@ -58,8 +78,42 @@ fn parse_at(source: SourceId, text: &str, cut: &Cut) -> Option<(File, Vec<Diagno
             .ok()?;
         let first = parse_whole(source, &first_half(text, cut));
         Some((first, second.join().ok()?))
-    })?;
-    merge(first?, second?, cut)
+    });
+    match halves {
+        Some((Ok(first), Ok(second))) => match merge(first, second, cut) {
+            Some((file, diagnostics)) => Outcome::Parsed(file, diagnostics),
+            None => Outcome::Unknown,
+        },
+        Some((Err(error), _)) if error_position(&error) < cut.overlap_end => Outcome::Failed(error),
+        Some((Ok(first), Err(error)))
+            if error_position(&error) > cut.at && reaches_cut(&first.0, cut) =>
+        {
+            Outcome::Failed(error)
+        }
+        _ => Outcome::Unknown,
+    }
+}
+
+fn error_position(error: &Error<Rule>) -> usize {
+    match error.location {
+        InputLocation::Pos(at) => at,
+        InputLocation::Span((at, _)) => at,
+    }
+}
+
+/// Whether the first half ends with the item at the cut, in the block
+/// the cut falls in: the whole parse gets there in the same state.
+fn reaches_cut(first: &File, cut: &Cut) -> bool {
+    match (cut.block, first.items.last()) {
+        (None, Some(item)) => item_start(item) == cut.at,
+        (Some(block), Some(Item::Flow(flow))) => {
+            let last_rule = flow.rules.last().map(|r| r.span.start);
+            let last_setting = flow.settings.last().map(|s| s.span.start);
+            flow.span == Span::new(block.start, block.close + 1)
+                && last_rule.max(last_setting) == Some(cut.at)
+        }
+        _ => false,
+    }
 }
 
 /// Where to cut: the item that both halves parse.
@@ -265,15 +319,18 @@ fn blank(out: &mut String, len: usize) {
     }
 }
 
-fn parse_whole(source: SourceId, text: &str) -> Option<(File, Vec<Diagnostic>)> {
-    let file_pair = FlowParser::parse(Rule::file, text).ok()?.next()?;
+/// The tree and builder diagnostics of a whole text, or its syntax error.
+fn parse_whole(source: SourceId, text: &str) -> Result<(File, Vec<Diagnostic>), Error<Rule>> {
     let mut diagnostics = Vec::new();
-    let mut builder = Builder {
-        source,
-        diagnostics: &mut diagnostics,
-    };
-    let file = builder.file(file_pair);
-    Some((file, diagnostics))
+    let mut items = Vec::new();
+    for file_pair in FlowParser::parse(Rule::file, text)? {
+        let mut builder = Builder {
+            source,
+            diagnostics: &mut diagnostics,
+        };
+        items.extend(builder.file(file_pair).items);
+    }
+    Ok((File { items }, diagnostics))
 }
 
 /// One tree from the two halves, if they agree on the item at the cut.

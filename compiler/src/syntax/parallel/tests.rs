@@ -3,9 +3,12 @@
 
 use proptest::prelude::*;
 
-use super::{cuts, parse, parse_at};
+use pest::Parser;
+
+use super::{cuts, parse, parse_at, Outcome};
 use crate::source::SourceId;
-use crate::syntax::parse_on_one_thread;
+use crate::syntax::grammar::{FlowParser, Rule};
+use crate::syntax::{parse_on_one_thread, parse_with_recovery};
 
 /// `Debug` shows every span, which `==` on the tree ignores.
 fn one_thread(text: &str) -> String {
@@ -13,14 +16,37 @@ fn one_thread(text: &str) -> String {
 }
 
 /// Every cut of `text` either gives up or gives the one-thread result;
-/// returns how many did not give up.
+/// returns how many did not give up. So does the whole parse with its
+/// recovery from syntax errors, tried on two threads whatever the size.
 fn check_every_cut(text: &str) -> usize {
     let expected = one_thread(text);
+    assert_eq!(
+        format!("{:?}", parse_with_recovery(SourceId(3), text, 0)),
+        expected,
+        "{text:?}"
+    );
     let mut used = 0;
+    let one_thread_error = FlowParser::parse(Rule::file, text).err();
     for cut in cuts(text) {
-        if let Some(parsed) = parse_at(SourceId(3), text, &cut) {
-            assert_eq!(format!("{parsed:?}"), expected, "cut {cut:?} of {text:?}");
-            used += 1;
+        match parse_at(SourceId(3), text, &cut) {
+            Outcome::Parsed(file, diagnostics) => {
+                assert_eq!(
+                    format!("{:?}", (file, diagnostics)),
+                    expected,
+                    "cut {cut:?} of {text:?}"
+                );
+                used += 1;
+            }
+            Outcome::Failed(error) => {
+                let wanted = one_thread_error.as_ref().expect("the text does not parse");
+                assert_eq!(
+                    (&error.location, &error.variant),
+                    (&wanted.location, &wanted.variant),
+                    "cut {cut:?} of {text:?}"
+                );
+                used += 1;
+            }
+            Outcome::Unknown => {}
         }
     }
     used
@@ -48,15 +74,33 @@ fn generated(rules: usize) -> String {
 #[test]
 fn a_big_generated_file_is_parsed_in_two_with_the_same_result() {
     let text = generated(400);
-    let parsed = parse(SourceId(3), &text, 0).expect("the file is cut");
-    assert_eq!(format!("{parsed:?}"), one_thread(&text));
+    let Outcome::Parsed(file, diagnostics) = parse(SourceId(3), &text, 0) else {
+        panic!("the file is not parsed in two");
+    };
+    assert_eq!(format!("{:?}", (file, diagnostics)), one_thread(&text));
     assert_eq!(check_every_cut(&text), cuts(&text).len());
     assert!(cuts(&text).len() > 300);
 }
 
 #[test]
+fn a_big_file_with_syntax_errors_is_reported_as_on_one_thread() {
+    let mut text = generated(400);
+    for line in [30, 200, 201, 350] {
+        let start = text.match_indices('\n').nth(line).map_or(0, |(i, _)| i + 1);
+        text.insert_str(start, "  broken: when send\n");
+    }
+    assert!(matches!(parse(SourceId(3), &text, 0), Outcome::Failed(_)));
+    let parsed = parse_with_recovery(SourceId(3), &text, 0);
+    assert_eq!(parsed.1.len(), 4, "{:?}", parsed.1);
+    assert_eq!(format!("{parsed:?}"), one_thread(&text));
+}
+
+#[test]
 fn small_files_are_parsed_on_one_thread() {
-    assert!(parse(SourceId(3), &generated(20), super::MIN_BYTES).is_none());
+    assert!(matches!(
+        parse(SourceId(3), &generated(20), super::MIN_BYTES),
+        Outcome::Unknown
+    ));
 }
 
 const SAMPLES: &[&str] = &[
@@ -124,4 +168,62 @@ proptest! {
     ) {
         check_every_cut(&lines.join("\n"));
     }
+}
+
+const RULES: &[&str] = &[
+    "  r1: when birthday send x",
+    "  when birthday - 15d send offer; on birthday if unused send reminder",
+    "  send_at: 08:00",
+    "  r2: on purchase where product == \"p\" and amount >= 10 send sms t",
+    "  r3: when 3d after t if not purchase since t send u with coupon valid 30d",
+    "  r4: on signup",
+    "    send w",
+    "  # a comment",
+    "",
+];
+
+const BROKEN: &[&str] = &[
+    "  r5: when send",
+    "  r6: on signup send sms",
+    "  r7: on signup if send x",
+    "  x: [1, 2",
+    "  r8: on signup send x with coupon valid",
+    "  on on on",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_block_with_a_few_broken_lines_gives_the_one_thread_result(
+        lines in prop::collection::vec(prop::sample::select(RULES), 1..60),
+        broken in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(BROKEN)), 0..3),
+    ) {
+        let mut lines = lines;
+        for (index, line) in broken {
+            let at = index.index(lines.len() + 1);
+            lines.insert(at, line);
+        }
+        check_every_cut(&format!("flow a {{\n{}\n}}\n", lines.join("\n")));
+    }
+}
+
+/// The deepest nesting and the longest expression accepted parse on the
+/// second thread too (its stack is its own).
+#[test]
+fn deep_nesting_in_the_second_half_parses_as_on_one_thread() {
+    let nesting = crate::syntax::MAX_NESTING;
+    let deep = format!(
+        "  deep: on signup if {}1{} == 1 send x\n  long: on signup if {} == 1 send y\n",
+        "(".repeat(nesting),
+        ")".repeat(nesting),
+        vec!["1"; 200].join(" + ")
+    );
+    let mut text = generated(400);
+    let at = text.len() - 2;
+    text.insert_str(at, &deep);
+    let Outcome::Parsed(file, diagnostics) = parse(SourceId(3), &text, 0) else {
+        panic!("the file is not parsed in two");
+    };
+    assert_eq!(format!("{:?}", (file, diagnostics)), one_thread(&text));
 }
