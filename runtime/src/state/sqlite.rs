@@ -97,6 +97,33 @@ impl SqliteState {
         Ok(SqliteState { connection })
     }
 
+    /// Runs `query` (its `IN (?)` widened to one mark per contact of
+    /// `chunk`) and hands each row, whose first column is the contact, to
+    /// `add` with that contact's state. One statement per chunk size is
+    /// cached (a run's chunks all have one size but the last).
+    fn per_contact(
+        &self,
+        query: &str,
+        chunk: &[&str],
+        context: &str,
+        add: impl Fn(&rusqlite::Row, &mut ContactState) -> rusqlite::Result<()>,
+        found: &mut HashMap<String, ContactState>,
+    ) -> StateResult<()> {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut statement = self
+            .connection
+            .prepare_cached(&query.replace("IN (?)", &format!("IN ({marks})")))
+            .map_err(error(context))?;
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(chunk))
+            .map_err(error(context))?;
+        while let Some(row) = rows.next().map_err(error(context))? {
+            let contact: String = row.get(0).map_err(error(context))?;
+            add(row, found.entry(contact).or_default()).map_err(error(context))?;
+        }
+        Ok(())
+    }
+
     /// Whether any field value was ever recorded (only programs with
     /// `becomes`/`changes` triggers record them): the two queries are
     /// skipped otherwise.
@@ -351,95 +378,58 @@ impl StateStore for SqliteState {
         // At most PREFETCH_CHUNK parameters per statement; a statement per
         // size is cached (a run's chunks all have one size but the last).
         for chunk in unique.chunks(PREFETCH_CHUNK) {
-            let marks = vec!["?"; chunk.len()].join(",");
             // `+status`: the contact index, not the status one. With the
             // status index SQLite scanned every delivered send once per
             // chunk: a run grew with contacts times sends.
-            let mut statement = self
-                .connection
-                .prepare_cached(&format!(
-                    "SELECT contact, flow, rule, occurrence, due_at, channel FROM sends
-                     WHERE contact IN ({marks}) AND +status IN ('pending', 'sending', 'delivered')"
-                ))
-                .map_err(error("cannot read the contacts' history"))?;
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(chunk))
-                .map_err(error("cannot read the contacts' history"))?;
-            while let Some(row) = rows
-                .next()
-                .map_err(error("cannot read the contacts' history"))?
-            {
-                let contact: String = row
-                    .get(0)
-                    .map_err(error("cannot read the contacts' history"))?;
-                let message =
-                    sent_message_at(row, 1).map_err(error("cannot read the contacts' history"))?;
-                found.entry(contact).or_default().messages.push(message);
-            }
-            let mut statement = self
-                .connection
-                .prepare_cached(&format!(
-                    "SELECT contact, id, kind, at, attributes FROM events WHERE contact IN ({marks})"
-                ))
-                .map_err(error("cannot read the contacts' events"))?;
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(chunk))
-                .map_err(error("cannot read the contacts' events"))?;
-            while let Some(row) = rows
-                .next()
-                .map_err(error("cannot read the contacts' events"))?
-            {
-                let contact: String = row
-                    .get(0)
-                    .map_err(error("cannot read the contacts' events"))?;
-                let event = event_at(row, 1).map_err(error("cannot read the contacts' events"))?;
-                found.entry(contact).or_default().events.push(event);
-            }
+            self.per_contact(
+                "SELECT contact, flow, rule, occurrence, due_at, channel FROM sends
+                 WHERE contact IN (?) AND +status IN ('pending', 'sending', 'delivered')",
+                chunk,
+                "cannot read the contacts' history",
+                |row, state| {
+                    state.messages.push(sent_message_at(row, 1)?);
+                    Ok(())
+                },
+                &mut found,
+            )?;
+            self.per_contact(
+                "SELECT contact, id, kind, at, attributes FROM events WHERE contact IN (?)",
+                chunk,
+                "cannot read the contacts' events",
+                |row, state| {
+                    state.events.push(event_at(row, 1)?);
+                    Ok(())
+                },
+                &mut found,
+            )?;
             if !self.watches_fields()? {
                 continue;
             }
-            let context = "cannot read the contacts' fields";
-            let mut statement = self
-                .connection
-                .prepare_cached(&format!(
-                    "SELECT contact, field, value FROM fields WHERE contact IN ({marks})"
-                ))
-                .map_err(error(context))?;
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(chunk))
-                .map_err(error(context))?;
-            while let Some(row) = rows.next().map_err(error(context))? {
-                let read = |i| row.get::<_, String>(i).map_err(error(context));
-                let contact = read(0)?;
-                found
-                    .entry(contact)
-                    .or_default()
-                    .fields
-                    .push((read(1)?, read(2)?));
-            }
-            let context = "cannot read the contacts' field changes";
-            let mut statement = self
-                .connection
-                .prepare_cached(&format!(
-                    "SELECT contact, field, at, old, new FROM field_changes WHERE contact IN ({marks})"
-                ))
-                .map_err(error(context))?;
-            let mut rows = statement
-                .query(rusqlite::params_from_iter(chunk))
-                .map_err(error(context))?;
-            while let Some(row) = rows.next().map_err(error(context))? {
-                let read = |i| row.get::<_, String>(i).map_err(error(context));
-                let contact = read(0)?;
-                let change = StoredChange {
-                    field: read(1)?,
-                    at: read(2)?.parse().map_err(|e| {
-                        StateError(format!("a field change has a bad instant: {e}"))
-                    })?,
-                    old: read(3)?,
-                    new: read(4)?,
-                };
-                found.entry(contact).or_default().changes.push(change);
-            }
+            self.per_contact(
+                "SELECT contact, field, value FROM fields WHERE contact IN (?)",
+                chunk,
+                "cannot read the contacts' fields",
+                |row, state| {
+                    state.fields.push((row.get(1)?, row.get(2)?));
+                    Ok(())
+                },
+                &mut found,
+            )?;
+            self.per_contact(
+                "SELECT contact, field, at, old, new FROM field_changes WHERE contact IN (?)",
+                chunk,
+                "cannot read the contacts' field changes",
+                |row, state| {
+                    state.changes.push(StoredChange {
+                        field: row.get(1)?,
+                        at: instant(row.get(2)?)?,
+                        old: row.get(3)?,
+                        new: row.get(4)?,
+                    });
+                    Ok(())
+                },
+                &mut found,
+            )?;
         }
         Ok(found)
     }
