@@ -609,3 +609,39 @@ fn a_field_that_becomes_a_value_between_runs_fires_once_per_change() {
         "{mail}"
     );
 }
+
+#[test]
+fn a_damaged_stored_payload_stays_pending_with_its_cause() {
+    use flowc_runtime::state::{SendKey, SendRecord, SendStatus, StateStore};
+    let dir = setup("damaged");
+    let at: jiff::Timestamp = "2027-05-31T06:00:00Z".parse().unwrap();
+    {
+        let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
+        let run = state.begin_run(at, at, at).unwrap();
+        let send = SendRecord {
+            key: SendKey {
+                flow: "birthday".into(),
+                rule: "offer".into(),
+                contact: "c001".into(),
+                occurrence: "birthday/2027".into(),
+            },
+            due_at: at,
+            deadline: "2027-05-31T21:59:59Z".parse().unwrap(),
+            not_before: None,
+            channel: Some("email".into()),
+            status: SendStatus::Pending,
+            reason: None,
+            payload: "{\"actions\": [".into(),
+        };
+        assert!(state.record(run, &send).unwrap());
+        state.finish_run(run, at, "{}").unwrap();
+    }
+    let output = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("birthday/offer for c001") && stderr.contains("stored payload is damaged"),
+        "{stderr}"
+    );
+    let status = text(&flowc(&dir, &["status"]).stdout);
+    assert!(status.contains("stored payload is damaged"), "{status}");
+}

@@ -350,7 +350,17 @@ impl Batch {
             summary.pending.push(format!("{}: {reason}", describe(key)));
             return Ok(());
         }
-        let payload = serde_json::from_str(&record.payload).unwrap_or_default();
+        // A payload that no longer reads (a damaged state file) is never
+        // "delivered" as nothing: it stays pending with the cause.
+        let payload = match serde_json::from_str(&record.payload) {
+            Ok(payload) => payload,
+            Err(e) => {
+                let reason = format!("its stored payload is damaged ({e}); not delivered");
+                store.mark(key, SendStatus::Pending, Some(&reason), now)?;
+                summary.pending.push(format!("{}: {reason}", describe(key)));
+                return Ok(());
+            }
+        };
         self.records.push(record);
         self.payloads.push(payload);
         if self.records.len() >= BATCH {
