@@ -184,10 +184,13 @@ struct Flaky {
     inner: FileOutbox,
     fail: bool,
     panic_after_write: bool,
+    /// Delivery attempts made through it.
+    attempts: usize,
 }
 
 impl Outbox for Flaky {
     fn deliver(&mut self, payload: &serde_json::Value) -> Result<(), DeliveryError> {
+        self.attempts += 1;
         if self.fail {
             return Err(DeliveryError("connection refused".into()));
         }
@@ -214,6 +217,7 @@ fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime:
             default_sender: "shop <shop@example.com>".into(),
             unsubscribe_base: "https://example.com/u".into(),
         },
+        backoff: Default::default(),
     };
     run(
         &program,
@@ -235,6 +239,7 @@ fn an_outage_loses_nothing_and_the_next_run_delivers() {
         inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
         fail: true,
         panic_after_write: false,
+        attempts: 0,
     };
     let summary = library_run(&dir, "2027-05-31T07:00:00Z", &mut down);
     assert_eq!(
@@ -247,10 +252,69 @@ fn an_outage_loses_nothing_and_the_next_run_delivers() {
         inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
         fail: false,
         panic_after_write: false,
+        attempts: 0,
     };
     let summary = library_run(&dir, "2027-05-31T08:00:00Z", &mut up);
     assert_eq!((summary.retried, summary.delivered), (2, 2), "{summary:?}");
     assert_eq!(outbox(&dir).len(), 2);
+}
+
+#[test]
+fn a_failed_send_waits_out_a_doubling_backoff_then_goes_once() {
+    let dir = setup("backoff");
+    // A run through an outbox that is down: its summary and the attempts.
+    let down = |now: &str| {
+        let mut outbox = Flaky {
+            inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+            fail: true,
+            panic_after_write: false,
+            attempts: 0,
+        };
+        let summary = library_run(&dir, now, &mut outbox);
+        (summary, outbox.attempts)
+    };
+    // 07:00 both offers fail (attempt 1): the next not before 07:01.
+    let (s, attempts) = down("2027-05-31T07:00:00Z");
+    assert_eq!(attempts, 2, "{s:?}");
+    // 07:00:30: within the wait nothing is attempted, and the summary says when.
+    let (s, attempts) = down("2027-05-31T07:00:30Z");
+    assert_eq!((attempts, s.retried, s.pending.len()), (0, 0, 2), "{s:?}");
+    assert!(
+        s.pending[0].contains("connection refused; attempt 2 not before 2027-05-31T07:01:00Z"),
+        "{s:?}"
+    );
+    // 07:01 attempt 2 fails: the wait doubles, the next not before 07:03.
+    let (s, attempts) = down("2027-05-31T07:01:00Z");
+    assert_eq!((attempts, s.retried), (2, 2), "{s:?}");
+    let (s, attempts) = down("2027-05-31T07:02:59Z");
+    assert_eq!(attempts, 0, "{s:?}");
+    assert!(
+        s.pending[0].contains("attempt 3 not before 2027-05-31T07:03:00Z"),
+        "{s:?}"
+    );
+    let status = flowc(&dir, &["status"]);
+    assert!(
+        text(&status.stdout)
+            .contains("2 failed attempts; the next not before 2027-05-31T07:03:00Z"),
+        "{}",
+        text(&status.stdout)
+    );
+    // The server is back: each goes once.
+    let mut up = Flaky {
+        inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
+        fail: false,
+        panic_after_write: false,
+        attempts: 0,
+    };
+    let s = library_run(&dir, "2027-05-31T07:03:00Z", &mut up);
+    assert_eq!((up.attempts, s.retried, s.delivered), (2, 2, 2), "{s:?}");
+    assert_eq!(outbox(&dir).len(), 2);
+    let status = flowc(&dir, &["status"]);
+    assert!(
+        text(&status.stdout).contains("pending: 0"),
+        "{}",
+        text(&status.stdout)
+    );
 }
 
 #[test]
@@ -261,6 +325,7 @@ fn a_crash_between_delivery_and_its_record_delivers_once() {
             inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
             fail: false,
             panic_after_write: true,
+            attempts: 0,
         };
         library_run(&dir, "2027-05-31T07:00:00Z", &mut dying)
     });
@@ -274,6 +339,7 @@ fn a_crash_between_delivery_and_its_record_delivers_once() {
         inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
         fail: false,
         panic_after_write: false,
+        attempts: 0,
     };
     let summary = library_run(&dir, "2027-05-31T07:30:00Z", &mut up);
     // The crashed run never completed: the next one covers its window again.
@@ -632,6 +698,8 @@ fn a_damaged_stored_payload_stays_pending_with_its_cause() {
             status: SendStatus::Pending,
             reason: None,
             payload: "{\"actions\": [".into(),
+            attempts: 0,
+            retry_at: None,
         };
         assert!(state.record(run, &send).unwrap());
         state.finish_run(run, at, "{}").unwrap();
@@ -644,4 +712,105 @@ fn a_damaged_stored_payload_stays_pending_with_its_cause() {
     );
     let status = text(&flowc(&dir, &["status"]).stdout);
     assert!(status.contains("stored payload is damaged"), "{status}");
+}
+
+/// The birthday example with c001's zone misspelt (`Europe/Pariss`).
+fn setup_with_bad_zone(name: &str) -> PathBuf {
+    let dir = setup(name);
+    let contacts = std::fs::read_to_string(dir.join("contacts.csv")).unwrap();
+    assert!(contacts.contains("c001,ana@example.com,Ana,Europe/Paris,"));
+    std::fs::write(
+        dir.join("contacts.csv"),
+        contacts.replace("Ana,Europe/Paris,", "Ana,Europe/Pariss,"),
+    )
+    .unwrap();
+    dir
+}
+
+fn fix_zone(dir: &Path) {
+    let contacts = std::fs::read_to_string(dir.join("contacts.csv")).unwrap();
+    std::fs::write(
+        dir.join("contacts.csv"),
+        contacts.replace("Europe/Pariss", "Europe/Paris"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_unknown_zone_holds_the_contacts_sends_until_it_is_fixed() {
+    let dir = setup_with_bad_zone("held");
+    // c001's offers are due 31 May 08:00 in Paris (06:00Z): held, not sent
+    // at a guessed hour, and reported with the file, line and value.
+    let first = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    let stderr = text(&first.stderr);
+    assert_eq!(first.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "held: contacts.csv:2: contact `c001`: `Europe/Pariss` is not a known IANA time zone"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("flow `birthday` held (pending since 2027-05-31T05:00:00Z)"),
+        "{stderr}"
+    );
+    assert!(
+        text(&first.stdout).contains(" 2 held,"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert!(outbox(&dir).is_empty(), "{:?}", outbox(&dir));
+    let status = text(&flowc(&dir, &["status"]).stdout);
+    assert!(status.contains("held: 2"), "{status}");
+    assert!(
+        status.contains("birthday for c001, since 2027-05-31T05:00:00Z: `Europe/Pariss`"),
+        "{status}"
+    );
+    // Still wrong an hour later: still held since the first window.
+    let second = run_at(&dir, "2027-05-31T08:00:00Z", &[]);
+    assert!(
+        text(&second.stderr).contains("held (pending since 2027-05-31T05:00:00Z)"),
+        "{}",
+        text(&second.stderr)
+    );
+    assert!(outbox(&dir).is_empty());
+    // Fixed the same local day: the held time is evaluated, both offers
+    // go out once, and the holds end.
+    fix_zone(&dir);
+    let fixed = run_at(&dir, "2027-05-31T09:00:00Z", &[]);
+    let stderr = text(&fixed.stderr);
+    assert_eq!(fixed.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("released: contacts.csv:2: contact `c001`: flow `birthday` evaluated from 2027-05-31T05:00:00Z"),
+        "{stderr}"
+    );
+    assert_eq!(outbox(&dir).len(), 2, "{stderr}");
+    let status = text(&flowc(&dir, &["status"]).stdout);
+    assert!(status.contains("held: 0"), "{status}");
+    let again = run_at(&dir, "2027-05-31T10:00:00Z", &[]);
+    assert!(!text(&again.stderr).contains("released"));
+    assert_eq!(outbox(&dir).len(), 2);
+}
+
+#[test]
+fn a_zone_fixed_after_the_deadline_records_the_held_sends_missed() {
+    let dir = setup_with_bad_zone("held-late");
+    run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    fix_zone(&dir);
+    // The next day: the offers' local day is over. They are recorded
+    // missed, with why, and the exit code says so.
+    let late = run_at(&dir, "2027-06-01T07:00:00Z", &[]);
+    let stderr = text(&late.stderr);
+    assert_eq!(late.status.code(), Some(3), "{stderr}");
+    let missed: Vec<&str> = stderr.lines().filter(|l| l.starts_with("MISSED")).collect();
+    assert_eq!(missed.len(), 2, "{stderr}");
+    assert!(
+        missed
+            .iter()
+            .all(|l| l.contains("for c001 (") && l.contains("held until now: `Europe/Pariss`")),
+        "{stderr}"
+    );
+    assert!(outbox(&dir).is_empty());
+    let report = text(&flowc(&dir, &["report"]).stdout);
+    assert!(report.contains("missed"), "{report}");
 }

@@ -558,6 +558,7 @@ fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime:
             default_sender: "shop <shop@example.com>".into(),
             unsubscribe_base: "https://example.com/u".into(),
         },
+        backoff: Default::default(),
     };
     let zones = ZoneDb::bundled();
     run(

@@ -178,9 +178,9 @@ pub fn status(args: ReportArgs) -> u8 {
         Ok(state) => state,
         Err(code) => return code,
     };
-    let (runs, pending) = match (state.runs(10), state.pending()) {
-        (Ok(runs), Ok(pending)) => (runs, pending),
-        (Err(e), _) | (_, Err(e)) => {
+    let (runs, pending, holds) = match (state.runs(10), state.pending(), state.holds()) {
+        (Ok(runs), Ok(pending), Ok(holds)) => (runs, pending, holds),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
@@ -193,14 +193,26 @@ pub fn status(args: ReportArgs) -> u8 {
                     "flow": p.key.flow, "rule": p.key.rule, "contact": p.key.contact,
                     "occurrence": p.key.occurrence, "due_at": p.due_at.to_string(),
                     "deadline": p.deadline.to_string(), "reason": p.reason,
-                    "status": p.status.as_str(),
+                    "status": p.status.as_str(), "attempts": p.attempts,
+                    "retry_at": p.retry_at.map(|t| t.to_string()),
+                })
+            })
+            .collect();
+        let held: Vec<_> = holds
+            .iter()
+            .map(|(contact, h)| {
+                serde_json::json!({
+                    "contact": contact, "flow": h.flow, "since": h.since.to_string(),
+                    "reason": h.reason,
                 })
             })
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "runs": runs, "pending": pending }))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "runs": runs, "pending": pending, "held": held })
+            )
+            .unwrap_or_default()
         );
         return EXIT_OK;
     }
@@ -241,6 +253,21 @@ pub fn status(args: ReportArgs) -> u8 {
                 (_, Some(reason)) => reason,
                 (_, None) => "not delivered yet",
             }
+        );
+        if let Some(retry_at) = p.retry_at {
+            println!(
+                "    {} failed attempts; the next not before {retry_at}",
+                p.attempts
+            );
+        }
+    }
+    // Whole flows held for a contact (an unknown zone, a field that is not
+    // a date): nothing of them is sent until the value is fixed.
+    println!("held: {}", holds.len());
+    for (contact, held) in &holds {
+        println!(
+            "  {} for {}, since {}: {}",
+            held.flow, contact, held.since, held.reason
         );
     }
     EXIT_OK

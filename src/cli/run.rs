@@ -15,7 +15,7 @@ use flowc_runtime::delivery::{
     SmtpSettings, Timeouts, TlsMode, WebhookOutbox,
 };
 use flowc_runtime::input::ContactReader;
-use flowc_runtime::run::{run as run_program, RunOptions};
+use flowc_runtime::run::{run as run_program, Backoff, RunOptions};
 use flowc_runtime::state::SqliteState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
@@ -108,6 +108,16 @@ pub struct RunArgs {
         value_parser = clap::value_parser!(u16).range(1..=64)
     )]
     smtp_connections: u16,
+
+    /// The wait after a failed delivery attempt (SMTP 4xx or down, webhook
+    /// 5xx): doubled after each further failure, up to --retry-wait-max,
+    /// never past the send's deadline. `30s`, `1m`, `2h`.
+    #[arg(long, value_name = "WAIT", default_value = "1m", value_parser = parse_wait)]
+    retry_wait: SignedDuration,
+
+    /// The longest wait between two attempts of a send.
+    #[arg(long, value_name = "WAIT", default_value = "1h", value_parser = parse_wait)]
+    retry_wait_max: SignedDuration,
 
     #[command(flatten)]
     webhooks: WebhookArgs,
@@ -287,6 +297,10 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             default_sender: args.from_address.clone(),
             unsubscribe_base: args.unsubscribe_url.clone(),
         },
+        backoff: Backoff {
+            first: args.retry_wait,
+            max: args.retry_wait_max.max(args.retry_wait),
+        },
     };
     let contacts_name = args.contacts.display().to_string();
     let summary = run_program(
@@ -306,7 +320,10 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         eprintln!("warning: {row}; contact skipped");
     }
     for held in &summary.held_contacts {
-        eprintln!("warning: contact {held}");
+        eprintln!("held: {held}");
+    }
+    for released in &summary.released {
+        eprintln!("released: {released}");
     }
     for pending in &summary.pending {
         eprintln!("pending: {pending}");
@@ -330,7 +347,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         );
     } else {
         println!(
-            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} missed, {} failed, {} retried",
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} held, {} missed, {} failed, {} retried",
             summary.run,
             summary.window_from,
             summary.window_to,
@@ -341,6 +358,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             via,
             summary.skipped,
             summary.pending.len(),
+            summary.held_contacts.len(),
             summary.missed.len(),
             summary.failed.len(),
             summary.retried,
@@ -353,6 +371,29 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     } else {
         EXIT_OK
     })
+}
+
+/// A wait such as `30s`, `5m` or `2h`.
+fn parse_wait(text: &str) -> Result<SignedDuration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (amount, unit) = text.split_at(split);
+    let amount: i64 = amount
+        .parse()
+        .map_err(|_| format!("`{text}` is not a wait such as 30s, 5m or 2h"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{text}`: the unit is s, m or h (30s, 5m, 2h)")),
+    };
+    amount
+        .checked_mul(seconds)
+        .filter(|s| *s <= 7 * 24 * 3600)
+        .map(SignedDuration::from_secs)
+        .ok_or_else(|| format!("`{text}` is longer than a week"))
 }
 
 /// A bar over the contacts file's bytes, on stderr when it is a terminal
@@ -388,5 +429,21 @@ impl<R: Read> Read for Counted<R> {
                 .set_message(self.lines.saturating_sub(1).to_string());
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_wait;
+    use jiff::SignedDuration;
+
+    #[test]
+    fn waits_read_seconds_minutes_and_hours() {
+        assert_eq!(parse_wait("30s"), Ok(SignedDuration::from_secs(30)));
+        assert_eq!(parse_wait("5m"), Ok(SignedDuration::from_mins(5)));
+        assert_eq!(parse_wait("2h"), Ok(SignedDuration::from_hours(2)));
+        for bad in ["", "m", "5", "5d", "-1m", "1.5h", "999999h"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -93,6 +93,7 @@ impl<R: Read> Iterator for ContactReader<R> {
             }));
         }
         let mut contact = Contact::new(id);
+        contact.line = line;
         for (cell, column) in record.iter().zip(&self.columns) {
             let Some((name, kind)) = column else { continue };
             match parse_cell(*kind, cell) {

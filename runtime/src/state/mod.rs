@@ -91,6 +91,10 @@ pub struct SendRecord {
     pub reason: Option<String>,
     /// The rendered actions (JSON): what delivery writes, identical on retry.
     pub payload: String,
+    /// Delivery attempts that failed and are to be retried.
+    pub attempts: u32,
+    /// Not retried before this instant (backoff after a failed attempt).
+    pub retry_at: Option<Timestamp>,
 }
 
 /// A completed run.
@@ -111,6 +115,20 @@ pub struct ContactState {
     pub fields: Vec<(String, String)>,
     /// The changes of those fields seen by earlier runs.
     pub changes: Vec<StoredChange>,
+    /// Flows held for this contact by a value they cannot use.
+    pub held: Vec<Held>,
+}
+
+/// A flow held for a contact: a value it needs (its time zone, a date) was
+/// unusable, so nothing of the flow was sent at a guessed hour. It stays
+/// pending, with its reason, until a run finds the value usable; that run
+/// then evaluates the flow over the time it was held.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Held {
+    pub flow: String,
+    /// The start of the first window the flow was held in.
+    pub since: Timestamp,
+    pub reason: String,
 }
 
 /// A watched field seen with another value than the run before saw.
@@ -147,13 +165,9 @@ pub trait StateStore {
     /// Records a due rule unless its key is already known. True when new.
     fn record(&mut self, run: i64, send: &SendRecord) -> StateResult<bool>;
     /// Updates the status of a recorded key.
-    fn mark(
-        &mut self,
-        key: &SendKey,
-        status: SendStatus,
-        reason: Option<&str>,
-        at: Timestamp,
-    ) -> StateResult<()>;
+    fn mark(&mut self, mark: &Mark<'_>, at: Timestamp) -> StateResult<()> {
+        self.mark_all(std::slice::from_ref(mark), at)
+    }
     /// Starts grouping writes: until [`StateStore::commit_group`] they
     /// become durable together, in one sync instead of one each. A run
     /// groups the recording of a batch and commits it before delivering
@@ -168,12 +182,7 @@ pub trait StateStore {
     }
     /// Updates several keys at once, in one durable write: what a batch
     /// finished and what it is about to start cost one sync, not one each.
-    fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
-        for mark in marks {
-            self.mark(mark.key, mark.status, mark.reason, at)?;
-        }
-        Ok(())
-    }
+    fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()>;
     /// Rows still pending or left `sending` by a stopped run (from this or
     /// earlier runs).
     fn pending(&self) -> StateResult<Vec<SendRecord>>;
@@ -204,12 +213,26 @@ pub trait StateStore {
             let state = ContactState {
                 messages: self.history(contact)?,
                 events: self.events(contact)?,
+                held: self
+                    .holds()?
+                    .into_iter()
+                    .filter(|(c, _)| c == contact)
+                    .map(|(_, held)| held)
+                    .collect(),
                 ..ContactState::default()
             };
             found.insert(contact.to_string(), state);
         }
         Ok(found)
     }
+    /// Holds `held.flow` for `contact` (see [`Held`]); a flow already held
+    /// keeps its earlier `since`.
+    fn hold(&mut self, contact: &str, held: &Held, at: Timestamp) -> StateResult<()>;
+    /// Ends a hold: the run that found the value usable has evaluated the
+    /// flow over the time it was held.
+    fn release(&mut self, contact: &str, flow: &str) -> StateResult<()>;
+    /// Every hold, by contact: what `flowc status` lists as pending.
+    fn holds(&self) -> StateResult<Vec<(String, Held)>>;
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
 }
@@ -220,6 +243,8 @@ pub struct Mark<'a> {
     pub key: &'a SendKey,
     pub status: SendStatus,
     pub reason: Option<&'a str>,
+    /// After a failed attempt: one attempt more, and none before this.
+    pub retry_at: Option<Timestamp>,
 }
 
 /// One line of the report.

@@ -15,6 +15,9 @@ use crate::bytecode::Channel;
 pub struct Contact {
     pub id: String,
     pub fields: HashMap<String, Value>,
+    /// The line of its row in the contacts file (0 when not from a file):
+    /// what a report about the contact names.
+    pub line: u64,
 }
 
 impl Contact {
@@ -22,6 +25,7 @@ impl Contact {
         Contact {
             id: id.into(),
             fields: HashMap::default(),
+            line: 0,
         }
     }
 

@@ -8,62 +8,14 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    ContactState, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError,
-    StateResult, StateStore, StoredChange,
+    ContactState, Held, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus,
+    StateError, StateResult, StateStore, StoredChange,
 };
-use crate::bytecode::Channel;
-use crate::vm::{Event, SentMessage, Value};
+mod rows;
+mod schema;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    window_from TEXT NOT NULL,
-    window_to TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    summary TEXT
-);
-CREATE TABLE IF NOT EXISTS sends (
-    flow TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    contact TEXT NOT NULL,
-    occurrence TEXT NOT NULL,
-    due_at TEXT NOT NULL,
-    deadline TEXT NOT NULL,
-    not_before TEXT,
-    channel TEXT,
-    status TEXT NOT NULL,
-    reason TEXT,
-    payload TEXT NOT NULL,
-    run_id INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (flow, rule, contact, occurrence)
-);
-CREATE INDEX IF NOT EXISTS sends_by_contact ON sends (contact);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    contact TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    at TEXT NOT NULL,
-    attributes TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact);
-CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
-CREATE TABLE IF NOT EXISTS fields (
-    contact TEXT NOT NULL,
-    field TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (contact, field)
-);
-CREATE TABLE IF NOT EXISTS field_changes (
-    contact TEXT NOT NULL,
-    field TEXT NOT NULL,
-    at TEXT NOT NULL,
-    old TEXT NOT NULL,
-    new TEXT NOT NULL,
-    PRIMARY KEY (contact, field, at)
-);
-";
+use crate::vm::{Event, SentMessage};
+use rows::{event, event_at, instant, sent_message, sent_message_at, to_json};
 
 pub struct SqliteState {
     connection: Connection,
@@ -72,12 +24,8 @@ pub struct SqliteState {
 fn error(context: &str) -> impl Fn(rusqlite::Error) -> StateError + '_ {
     move |e| StateError(format!("{context}: {e}"))
 }
-
-fn instant(text: String) -> rusqlite::Result<Timestamp> {
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
+/// Contacts per prefetch statement: well under SQLite's parameter limit.
+const PREFETCH_CHUNK: usize = 500;
 
 impl SqliteState {
     /// Opens (or creates) the state file.
@@ -91,7 +39,7 @@ impl SqliteState {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")
             .map_err(error("cannot configure the state file"))?;
-        connection.execute_batch(SCHEMA).map_err(|e| {
+        schema::migrate(&connection).map_err(|e| {
             StateError(format!("{} is not a flowc state file: {e}", path.display()))
         })?;
         Ok(SqliteState { connection })
@@ -133,6 +81,42 @@ impl SqliteState {
             .map_err(error("cannot read the fields"))
     }
 
+    fn mark_each(&self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3,
+                     attempts = attempts + (?8 IS NOT NULL), retry_at = ?8
+                 WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
+            )
+            .map_err(error("cannot update sends"))?;
+        let at = at.to_string();
+        for mark in marks {
+            let key = mark.key;
+            statement
+                .execute(params![
+                    mark.status.as_str(),
+                    mark.reason,
+                    at,
+                    key.flow,
+                    key.rule,
+                    key.contact,
+                    key.occurrence,
+                    mark.retry_at.map(|t| t.to_string()),
+                ])
+                .map_err(error("cannot update a send"))?;
+        }
+        Ok(())
+    }
+
+    /// Whether any flow is held for any contact: the query per chunk is
+    /// skipped otherwise.
+    fn holds_any(&self) -> StateResult<bool> {
+        self.connection
+            .query_row("SELECT EXISTS (SELECT 1 FROM held)", [], |row| row.get(0))
+            .map_err(error("cannot read the held flows"))
+    }
+
     fn record_of(row: &rusqlite::Row) -> rusqlite::Result<SendRecord> {
         let status: String = row.get(8)?;
         Ok(SendRecord {
@@ -149,6 +133,8 @@ impl SqliteState {
             status: SendStatus::parse(&status).unwrap_or(SendStatus::Pending),
             reason: row.get(9)?,
             payload: row.get(10)?,
+            attempts: row.get(11)?,
+            retry_at: row.get::<_, Option<String>>(12)?.map(instant).transpose()?,
         })
     }
 }
@@ -221,22 +207,6 @@ impl StateStore for SqliteState {
         Ok(inserted == 1)
     }
 
-    fn mark(
-        &mut self,
-        key: &SendKey,
-        status: SendStatus,
-        reason: Option<&str>,
-        at: Timestamp,
-    ) -> StateResult<()> {
-        self.connection
-            .execute(
-                "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3 WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
-                params![status.as_str(), reason, at.to_string(), key.flow, key.rule, key.contact, key.occurrence],
-            )
-            .map_err(error("cannot update a send"))?;
-        Ok(())
-    }
-
     fn begin_group(&mut self) -> StateResult<()> {
         if self.connection.is_autocommit() {
             self.connection
@@ -256,40 +226,32 @@ impl StateStore for SqliteState {
     }
 
     fn mark_all(&mut self, marks: &[Mark<'_>], at: Timestamp) -> StateResult<()> {
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(error("cannot update sends"))?;
-        {
-            let mut statement = transaction
-                .prepare_cached(
-                    "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3 WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
-                )
+        // Inside a group the marks join it; alone, they are one transaction.
+        let alone = self.connection.is_autocommit();
+        if alone {
+            self.connection
+                .execute_batch("BEGIN")
                 .map_err(error("cannot update sends"))?;
-            let at = at.to_string();
-            for mark in marks {
-                let key = mark.key;
-                statement
-                    .execute(params![
-                        mark.status.as_str(),
-                        mark.reason,
-                        at,
-                        key.flow,
-                        key.rule,
-                        key.contact,
-                        key.occurrence
-                    ])
-                    .map_err(error("cannot update a send"))?;
-            }
         }
-        transaction.commit().map_err(error("cannot update sends"))
+        let result = self.mark_each(marks, at);
+        match (alone, &result) {
+            (true, Ok(())) => self
+                .connection
+                .execute_batch("COMMIT")
+                .map_err(error("cannot update sends"))?,
+            (true, Err(_)) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+            }
+            (false, _) => {}
+        }
+        result
     }
 
     fn pending(&self) -> StateResult<Vec<SendRecord>> {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload
+                "SELECT flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload, attempts, retry_at
                  FROM sends WHERE status IN ('pending', 'sending') ORDER BY due_at, flow, rule, contact",
             )
             .map_err(error("cannot read pending sends"))?;
@@ -402,6 +364,22 @@ impl StateStore for SqliteState {
                 },
                 &mut found,
             )?;
+            if self.holds_any()? {
+                self.per_contact(
+                    "SELECT contact, flow, since, reason FROM held WHERE contact IN (?)",
+                    chunk,
+                    "cannot read the contacts' held flows",
+                    |row, state| {
+                        state.held.push(Held {
+                            flow: row.get(1)?,
+                            since: instant(row.get(2)?)?,
+                            reason: row.get(3)?,
+                        });
+                        Ok(())
+                    },
+                    &mut found,
+                )?;
+            }
             if !self.watches_fields()? {
                 continue;
             }
@@ -466,6 +444,49 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
+    fn hold(&mut self, contact: &str, held: &Held, at: Timestamp) -> StateResult<()> {
+        self.connection
+            .execute(
+                "INSERT INTO held (contact, flow, since, reason, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (contact, flow) DO UPDATE SET
+                     since = min(since, excluded.since), reason = excluded.reason, updated_at = excluded.updated_at",
+                params![contact, held.flow, held.since.to_string(), held.reason, at.to_string()],
+            )
+            .map_err(error("cannot record a held flow"))?;
+        Ok(())
+    }
+
+    fn release(&mut self, contact: &str, flow: &str) -> StateResult<()> {
+        self.connection
+            .execute(
+                "DELETE FROM held WHERE contact = ?1 AND flow = ?2",
+                params![contact, flow],
+            )
+            .map_err(error("cannot release a held flow"))?;
+        Ok(())
+    }
+
+    fn holds(&self) -> StateResult<Vec<(String, Held)>> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT contact, flow, since, reason FROM held ORDER BY contact, flow")
+            .map_err(error("cannot read the held flows"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    Held {
+                        flow: row.get(1)?,
+                        since: instant(row.get(2)?)?,
+                        reason: row.get(3)?,
+                    },
+                ))
+            })
+            .map_err(error("cannot read the held flows"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read the held flows"))
+    }
+
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
         let mut statement = self
             .connection
@@ -508,77 +529,10 @@ impl StateStore for SqliteState {
     }
 }
 
-/// An attribute as JSON (dates and instants as their text).
-fn to_json(value: &Value) -> serde_json::Value {
-    match value {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => (*b).into(),
-        Value::Number(n) => {
-            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
-        }
-        Value::List(items) => items.iter().map(to_json).collect(),
-        other => other.to_text().into(),
-    }
-}
-
-fn from_json(value: &serde_json::Value) -> Value {
-    match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
-        serde_json::Value::Object(_) => Value::Text(value.to_string()),
-    }
-}
-
-/// Contacts per prefetch statement: well under SQLite's parameter limit.
-const PREFETCH_CHUNK: usize = 500;
-
-fn sent_message(row: &rusqlite::Row) -> rusqlite::Result<SentMessage> {
-    sent_message_at(row, 0)
-}
-
-/// `flow, rule, occurrence, due_at, channel` from column `at` on.
-fn sent_message_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<SentMessage> {
-    let mut message = SentMessage::new(
-        &row.get::<_, String>(at)?,
-        &row.get::<_, String>(at + 1)?,
-        &row.get::<_, String>(at + 2)?,
-        instant(row.get(at + 3)?)?,
-    );
-    message.channel = match row.get::<_, Option<String>>(at + 4)?.as_deref() {
-        Some("email") => Some(Channel::Email),
-        Some("sms") => Some(Channel::Sms),
-        Some("push") => Some(Channel::Push),
-        _ => None,
-    };
-    Ok(message)
-}
-
-fn event(row: &rusqlite::Row) -> rusqlite::Result<Event> {
-    event_at(row, 0)
-}
-
-/// `id, kind, at, attributes` from column `at` on.
-fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
-    let mut event = Event::new(
-        &row.get::<_, String>(at)?,
-        &row.get::<_, String>(at + 1)?,
-        instant(row.get(at + 2)?)?,
-    );
-    let attributes: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&row.get::<_, String>(at + 3)?).unwrap_or_default();
-    event.attributes = attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), from_json(v)))
-        .collect();
-    Ok(event)
-}
-
 #[cfg(test)]
 mod prefetch_tests {
     use super::*;
+    use crate::vm::Value;
 
     fn record(state: &mut SqliteState, run: i64, contact: &str, rule: &str, status: SendStatus) {
         let at: Timestamp = "2027-03-01T08:00:00Z".parse().unwrap();
@@ -596,6 +550,8 @@ mod prefetch_tests {
             status,
             reason: None,
             payload: String::new(),
+            attempts: 0,
+            retry_at: None,
         };
         assert!(state.record(run, &send).unwrap());
     }

@@ -1,0 +1,79 @@
+//! Rows of the state file read back as the VM's values, and values written
+//! as rows.
+
+use jiff::Timestamp;
+
+use crate::bytecode::Channel;
+use crate::vm::{Event, SentMessage, Value};
+
+/// An instant stored as RFC 3339 text.
+pub fn instant(text: String) -> rusqlite::Result<Timestamp> {
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// An attribute as JSON (dates and instants as their text).
+pub fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => {
+            serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+        }
+        Value::List(items) => items.iter().map(to_json).collect(),
+        other => other.to_text().into(),
+    }
+}
+
+pub fn from_json(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(_) => Value::Text(value.to_string()),
+    }
+}
+
+pub fn sent_message(row: &rusqlite::Row) -> rusqlite::Result<SentMessage> {
+    sent_message_at(row, 0)
+}
+
+/// `flow, rule, occurrence, due_at, channel` from column `at` on.
+pub fn sent_message_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<SentMessage> {
+    let mut message = SentMessage::new(
+        &row.get::<_, String>(at)?,
+        &row.get::<_, String>(at + 1)?,
+        &row.get::<_, String>(at + 2)?,
+        instant(row.get(at + 3)?)?,
+    );
+    message.channel = match row.get::<_, Option<String>>(at + 4)?.as_deref() {
+        Some("email") => Some(Channel::Email),
+        Some("sms") => Some(Channel::Sms),
+        Some("push") => Some(Channel::Push),
+        _ => None,
+    };
+    Ok(message)
+}
+
+pub fn event(row: &rusqlite::Row) -> rusqlite::Result<Event> {
+    event_at(row, 0)
+}
+
+/// `id, kind, at, attributes` from column `at` on.
+pub fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
+    let mut event = Event::new(
+        &row.get::<_, String>(at)?,
+        &row.get::<_, String>(at + 1)?,
+        instant(row.get(at + 2)?)?,
+    );
+    let attributes: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&row.get::<_, String>(at + 3)?).unwrap_or_default();
+    event.attributes = attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), from_json(v)))
+        .collect();
+    Ok(event)
+}

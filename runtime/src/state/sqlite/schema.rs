@@ -1,0 +1,166 @@
+//! The tables of the state file, and how a file written by an older flowc
+//! is brought up to date (never by dropping what it holds).
+
+use rusqlite::Connection;
+
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    window_from TEXT NOT NULL,
+    window_to TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS sends (
+    flow TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    not_before TEXT,
+    channel TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    payload TEXT NOT NULL,
+    run_id INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (flow, rule, contact, occurrence)
+);
+CREATE INDEX IF NOT EXISTS sends_by_contact ON sends (contact);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    contact TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    attributes TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact);
+CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
+CREATE INDEX IF NOT EXISTS sends_by_due ON sends (due_at);
+CREATE TABLE IF NOT EXISTS fields (
+    contact TEXT NOT NULL,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (contact, field)
+);
+CREATE TABLE IF NOT EXISTS field_changes (
+    contact TEXT NOT NULL,
+    field TEXT NOT NULL,
+    at TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL,
+    PRIMARY KEY (contact, field, at)
+);
+CREATE TABLE IF NOT EXISTS held (
+    contact TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    since TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (contact, flow)
+);
+";
+
+/// The schema version this flowc writes (`PRAGMA user_version`).
+pub const VERSION: i64 = 2;
+
+/// Columns added since the first state files, with their definitions: a
+/// file that lacks one gets it, with its default, and keeps every row.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // Failed delivery attempts so far, and when the next may start.
+    ("sends", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("sends", "retry_at", "TEXT"),
+];
+
+/// Creates the tables of a new file, or brings an older file up to
+/// [`VERSION`] in one transaction. A file from a newer flowc is refused:
+/// this one would not know what its rows mean.
+pub fn migrate(connection: &Connection) -> Result<(), String> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| e.to_string())?;
+    if version > VERSION {
+        return Err(format!(
+            "it was written by a newer flowc (state format {version}; this flowc knows up to {VERSION})"
+        ));
+    }
+    if version == VERSION {
+        return Ok(());
+    }
+    let apply = || -> rusqlite::Result<()> {
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        connection.execute_batch(SCHEMA)?;
+        for (table, column, definition) in ADDED_COLUMNS {
+            let present: bool = connection.query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1)"
+                ),
+                [column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                connection.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                ))?;
+            }
+        }
+        connection.execute_batch(&format!("PRAGMA user_version = {VERSION}; COMMIT"))
+    };
+    apply().map_err(|e| {
+        let _ = connection.execute_batch("ROLLBACK");
+        e.to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SqliteState, StateStore};
+
+    /// The `sends` table as the first flowc wrote it (state format 0).
+    const FIRST_SENDS: &str = "
+        CREATE TABLE sends (
+            flow TEXT NOT NULL, rule TEXT NOT NULL, contact TEXT NOT NULL,
+            occurrence TEXT NOT NULL, due_at TEXT NOT NULL, deadline TEXT NOT NULL,
+            not_before TEXT, channel TEXT, status TEXT NOT NULL, reason TEXT,
+            payload TEXT NOT NULL, run_id INTEGER NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (flow, rule, contact, occurrence)
+        );
+        INSERT INTO sends VALUES ('birthday', 'offer', 'c001', 'birthday/2027',
+            '2027-05-31T06:00:00Z', '2027-05-31T21:59:59Z', NULL, 'email', 'pending',
+            'connection refused', '{}', 1, '2027-05-31T06:00:00Z');";
+
+    #[test]
+    fn an_older_state_file_is_brought_up_to_date_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flow.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(FIRST_SENDS)
+            .unwrap();
+        let state = SqliteState::open(&path).unwrap();
+        let pending = state.pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].reason.as_deref(), Some("connection refused"));
+        assert_eq!((pending[0].attempts, pending[0].retry_at), (0, None));
+        assert!(state.holds().unwrap().is_empty());
+        drop(state);
+        // Opening it again changes nothing.
+        let state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.pending().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_state_file_of_a_newer_flowc_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flow.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {}", VERSION + 1))
+            .unwrap();
+        let error = SqliteState::open(&path).err().expect("refused").0;
+        assert!(error.contains("written by a newer flowc"), "{error}");
+    }
+}
