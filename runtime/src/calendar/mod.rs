@@ -69,6 +69,7 @@ pub use one_shot::{
 };
 pub use recurring::{
     anniversary_occurrence, anniversary_occurrences, yearly_occurrence, yearly_occurrences,
+    YearlyDays,
 };
 pub use window::Window;
 pub use yearly::{check_month_day, days_in_month, yearly_date, LeapDayRule};

@@ -166,6 +166,64 @@ fn occurrences_in_window(
     Ok(found)
 }
 
+/// The month-days whose yearly occurrence (a birthday, an anniversary,
+/// moved by a day-or-longer offset) may be due in a window: the test
+/// [`occurrences_in_window`] makes for each year, made once per window for
+/// all 366 month-days, so that a run over millions of contacts looks each
+/// one up instead of doing date arithmetic per contact.
+///
+/// Never says no to a month-day that has an occurrence in the window (a
+/// property test checks it); may say yes to one that has none.
+#[derive(Clone, Debug)]
+pub struct YearlyDays {
+    /// Bit `d` of `months[m]`: month-day (m, d) may be due. All set when
+    /// the offset is under a day or the window spans many years.
+    months: [u32; 13],
+}
+
+impl YearlyDays {
+    /// Candidate years beyond which the table is not worth building.
+    const MAX_YEARS: i32 = 4;
+
+    pub fn new(window: &Window, offset: Offset, leap_rule: LeapDayRule) -> YearlyDays {
+        let everything = YearlyDays {
+            months: [u32::MAX; 13],
+        };
+        if offset.is_sub_day() || offset.to_span().is_err() {
+            return everything;
+        }
+        let Some((first, last)) = candidate_years(window, &offset) else {
+            return YearlyDays { months: [0; 13] };
+        };
+        if i32::from(last) - i32::from(first) >= Self::MAX_YEARS {
+            return everything;
+        }
+        let near = (
+            add_days_saturating(utc_date(window.start()), -WINDOW_MARGIN_DAYS),
+            add_days_saturating(utc_date(window.end()), WINDOW_MARGIN_DAYS),
+        );
+        let mut months = [0u32; 13];
+        for (month, bits) in months.iter_mut().enumerate().skip(1) {
+            for day in 1..=31i8 {
+                let may_be_due = (first..=last).any(|year| {
+                    let due_date = yearly_date(month as i8, day, year, leap_rule)
+                        .and_then(|d| offset.apply_to_date(d));
+                    !due_date.is_ok_and(|d| d < near.0 || d > near.1)
+                });
+                if may_be_due {
+                    *bits |= 1 << day;
+                }
+            }
+        }
+        YearlyDays { months }
+    }
+
+    /// Whether `base`'s month and day may have an occurrence in the window.
+    pub fn may_be_due(&self, base: Date) -> bool {
+        self.months[base.month() as usize] & (1 << base.day()) != 0
+    }
+}
+
 /// The range of base-date years whose occurrence could be due in `window`
 /// when moved by `offset`; `None` for an empty window.
 fn candidate_years(window: &Window, offset: &Offset) -> Option<(i16, i16)> {
@@ -232,6 +290,63 @@ mod tests {
         assert!((-9001..=-8980).contains(&b), "{b}");
         assert_eq!(add_days_saturating(date(2000, 1, 1), i64::MIN), Date::MIN);
         assert_eq!(add_days_saturating(date(2000, 1, 1), i64::MAX), Date::MAX);
+    }
+
+    #[test]
+    fn yearly_days_never_rule_out_an_occurrence_in_the_window() {
+        use crate::calendar::offsets::Unit;
+        // Every month-day of a leap year (29 February too), against windows
+        // of a day, a week and a month around the year's turn and the end
+        // of February, in zones from UTC-12 to UTC+14.
+        let zones = ["Etc/GMT+12", "America/Vancouver", "UTC", "Asia/Kathmandu", "Pacific/Kiritimati"];
+        let windows = [
+            ("2026-12-31T10:00:00Z", "2027-01-01T10:00:00Z"),
+            ("2027-02-25T00:00:00Z", "2027-03-04T00:00:00Z"),
+            ("2028-02-28T12:00:00Z", "2028-03-01T12:00:00Z"),
+            ("2027-06-01T00:00:00Z", "2027-07-01T00:00:00Z"),
+        ];
+        let offsets = [
+            Offset::ZERO,
+            Offset::new(-15, Unit::Days),
+            Offset::new(2, Unit::Weeks),
+            Offset::new(-1, Unit::Months),
+            Offset::new(1, Unit::Years),
+        ];
+        let time = jiff::civil::time(8, 0, 0, 0);
+        let mut checked = 0;
+        for (from, to) in windows {
+            let window = Window::new(ts(from), ts(to)).unwrap();
+            for offset in offsets {
+                for leap in [LeapDayRule::Feb28, LeapDayRule::Mar1] {
+                    let days = YearlyDays::new(&window, offset, leap);
+                    for base in date(2000, 1, 1).series(jiff::Span::new().days(1)).take(366) {
+                        for zone in zones {
+                            let tz = crate::calendar::ZoneDb::bundled().get(zone).unwrap();
+                            let found = yearly_occurrences(base, offset, time, &tz, leap, &window)
+                                .unwrap();
+                            if !found.is_empty() {
+                                checked += 1;
+                                assert!(days.may_be_due(base), "{base} {offset:?} {from}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000, "the windows hold occurrences: {checked}");
+    }
+
+    #[test]
+    fn yearly_days_rule_out_most_month_days_for_a_day() {
+        let window = Window::new(ts("2027-03-15T00:00:00Z"), ts("2027-03-16T00:00:00Z")).unwrap();
+        let days = YearlyDays::new(&window, Offset::ZERO, LeapDayRule::Feb28);
+        let kept = date(2000, 1, 1)
+            .series(jiff::Span::new().days(1))
+            .take(366)
+            .filter(|d| days.may_be_due(*d))
+            .count();
+        // The window's days and the margin on each side.
+        assert!((2..=12).contains(&kept), "{kept}");
     }
 
     #[test]

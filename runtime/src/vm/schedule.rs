@@ -18,7 +18,8 @@ use crate::bytecode::{
 };
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
-    yearly_occurrences, Occurrence, OccurrenceKey, Offset, Window, ZoneDb,
+    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays,
+    ZoneDb,
 };
 
 /// A rule occurrence waiting to be evaluated.
@@ -56,6 +57,36 @@ pub struct Evaluator<'p> {
     program: &'p Program,
     zones: &'p ZoneDb,
     resolved: HashMap<String, Option<TimeZone>>,
+    yearly: YearlyFilters,
+}
+
+/// For each yearly or anniversary rule, the month-days that may be due in
+/// the window being evaluated: built once per window, then one lookup per
+/// contact instead of date arithmetic (most contacts have nothing due).
+#[derive(Default)]
+struct YearlyFilters {
+    window: Option<Window>,
+    by_rule: HashMap<(usize, usize), YearlyDays>,
+}
+
+impl YearlyFilters {
+    fn may_be_due(
+        &mut self,
+        window: &Window,
+        rule: (usize, usize),
+        offset: Offset,
+        leap_day: LeapDayRule,
+        base: Date,
+    ) -> bool {
+        if self.window != Some(*window) {
+            self.window = Some(*window);
+            self.by_rule.clear();
+        }
+        self.by_rule
+            .entry(rule)
+            .or_insert_with(|| YearlyDays::new(window, offset, leap_day))
+            .may_be_due(base)
+    }
 }
 
 impl<'p> Evaluator<'p> {
@@ -64,6 +95,7 @@ impl<'p> Evaluator<'p> {
             program,
             zones,
             resolved: HashMap::default(),
+            yearly: YearlyFilters::default(),
         }
     }
 
@@ -84,19 +116,24 @@ impl<'p> Evaluator<'p> {
         window: &Window,
     ) -> Result<Evaluation, VmError> {
         let program = self.program;
-        evaluate_with(
+        let mut yearly = std::mem::take(&mut self.yearly);
+        let evaluation = evaluate_with(
             program,
             &mut |name| self.zone(name),
+            &mut yearly,
             contact,
             history,
             window,
-        )
+        );
+        self.yearly = yearly;
+        evaluation
     }
 }
 
 fn evaluate_with(
     program: &Program,
     zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
+    yearly: &mut YearlyFilters,
     contact: &Contact,
     history: &History,
     window: &Window,
@@ -121,13 +158,13 @@ fn evaluate_with(
             seeds(
                 program,
                 flow,
-                f,
-                r,
+                (f, r),
                 rule,
                 contact,
                 history,
                 &zone.0,
                 window,
+                yearly,
                 &mut queue,
                 &mut evaluation,
             )?;
@@ -417,13 +454,13 @@ fn candidate(
 fn seeds(
     program: &Program,
     flow: &FlowCode,
-    f: usize,
-    r: usize,
+    (f, r): (usize, usize),
     rule: &RuleCode,
     contact: &Contact,
     history: &History,
     tz: &TimeZone,
     window: &Window,
+    yearly: &mut YearlyFilters,
     queue: &mut BTreeSet<Candidate>,
     evaluation: &mut Evaluation,
 ) -> Result<(), VmError> {
@@ -449,14 +486,17 @@ fn seeds(
     match &rule.trigger {
         TriggerCode::Date {
             field,
-            yearly,
+            yearly: yearly_rule,
             offset,
         } => {
             let Some(date) = date_of(*field) else {
                 return Ok(());
             };
             let field_name = program.string(*field);
-            if *yearly {
+            if *yearly_rule && !yearly.may_be_due(window, (f, r), *offset, flow.leap_day, date) {
+                return Ok(());
+            }
+            if *yearly_rule {
                 for o in yearly_occurrences(date, *offset, time, tz, flow.leap_day, window)
                     .unwrap_or_default()
                 {
@@ -471,6 +511,9 @@ fn seeds(
             let Some(date) = date_of(*field) else {
                 return Ok(());
             };
+            if !yearly.may_be_due(window, (f, r), *offset, flow.leap_day, date) {
+                return Ok(());
+            }
             for o in anniversary_occurrences(date, *offset, time, tz, flow.leap_day, window)
                 .unwrap_or_default()
             {
