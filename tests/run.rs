@@ -814,3 +814,45 @@ fn a_zone_fixed_after_the_deadline_records_the_held_sends_missed() {
     let report = text(&flowc(&dir, &["report"]).stdout);
     assert!(report.contains("missed"), "{report}");
 }
+
+#[test]
+fn a_send_that_cannot_be_rendered_fails_at_once_and_simulate_says_so() {
+    let dir = setup("unrenderable");
+    let contacts = std::fs::read_to_string(dir.join("contacts.csv")).unwrap();
+    std::fs::write(
+        dir.join("contacts.csv"),
+        contacts.replace("c001,ana@example.com,", "c001,,"),
+    )
+    .unwrap();
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    let stderr = text(&out.stderr);
+    // Failed for good (exit 5), not left pending until its day is over.
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    let failed: Vec<&str> = stderr.lines().filter(|l| l.starts_with("FAILED")).collect();
+    assert_eq!(failed.len(), 2, "{stderr}");
+    assert!(
+        failed
+            .iter()
+            .all(|l| l.contains("for c001 (") && l.contains("cannot render")),
+        "{stderr}"
+    );
+    let status = text(&flowc(&dir, &["status"]).stdout);
+    assert!(status.contains("pending: 0"), "{status}");
+    // The simulation of the same day says the same.
+    let example = Path::new(ROOT).join("examples/birthday");
+    let sim = flowc(
+        &dir,
+        &[
+            "simulate",
+            example.to_str().unwrap(),
+            "--contacts",
+            "contacts.csv",
+            "--from",
+            "2027-05-31T05:00:00Z",
+            "--to",
+            "2027-05-31T07:00:00Z",
+        ],
+    );
+    let table = text(&sim.stdout);
+    assert_eq!(table.matches("failed: cannot render").count(), 2, "{table}");
+}

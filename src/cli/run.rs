@@ -26,7 +26,8 @@ use super::{EXIT_OK, EXIT_USAGE};
 pub const EXIT_MISSED: u8 = 3;
 /// Another run holds the state.
 pub const EXIT_LOCKED: u8 = 4;
-/// The SMTP server refused some messages for good (5xx): they were not sent.
+/// Some sends failed for good (refused by the server, or impossible to
+/// render): they were not sent.
 pub const EXIT_FAILED: u8 = 5;
 
 #[derive(clap::Args)]

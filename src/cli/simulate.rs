@@ -8,9 +8,11 @@ use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
+use flowc_runtime::bytecode::Program;
 use flowc_runtime::calendar::Window;
+use flowc_runtime::delivery::{render_due, RenderSettings};
 use flowc_runtime::input::{read_events, ContactReader};
-use flowc_runtime::vm::{Action, ContactProblem, Due, Evaluator, History, Outcome, Skip};
+use flowc_runtime::vm::{Action, Contact, ContactProblem, Due, Evaluator, History, Outcome, Skip};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -151,7 +153,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
                     );
                 }
                 for due in &evaluation.dues {
-                    rows.extend(rows_of(&contact.id, due));
+                    rows.extend(rows_of(&program, &contact, due));
                 }
             }
             Err(error) => {
@@ -281,7 +283,18 @@ fn describe_action(action: &Action) -> String {
     }
 }
 
-fn rows_of(contact: &str, due: &Due) -> Vec<Row> {
+/// The rows of one due rule: one per action, with its status. A send that
+/// `flowc run` could not render (an address missing, an event attribute a
+/// template needs) says so here as it would there.
+fn rows_of(program: &Program, contact: &Contact, due: &Due) -> Vec<Row> {
+    let settings = RenderSettings {
+        default_sender: "flowc <noreply@example.invalid>".into(),
+        unsubscribe_base: "https://example.invalid/unsubscribe".into(),
+    };
+    let cannot_render = render_due(program, contact, due, "simulated", &settings)
+        .err()
+        .map(|reason| format!("failed: cannot render: {reason}"));
+    let contact = contact.id.as_str();
     let row = |action: String, status: String| Row {
         local_date: due.local_date.to_string(),
         local_time: format!(
@@ -305,10 +318,11 @@ fn rows_of(contact: &str, due: &Due) -> Vec<Row> {
         Outcome::Planned(actions) => actions
             .iter()
             .map(|p| {
-                let status = p
-                    .skipped
-                    .as_ref()
-                    .map_or_else(|| "due".to_string(), describe_skip);
+                let status = match (&p.skipped, &cannot_render) {
+                    (Some(skip), _) => describe_skip(skip),
+                    (None, Some(failed)) => failed.clone(),
+                    (None, None) => "due".to_string(),
+                };
                 row(describe_action(&p.action), status)
             })
             .collect(),

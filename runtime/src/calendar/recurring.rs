@@ -298,7 +298,13 @@ mod tests {
         // Every month-day of a leap year (29 February too), against windows
         // of a day, a week and a month around the year's turn and the end
         // of February, in zones from UTC-12 to UTC+14.
-        let zones = ["Etc/GMT+12", "America/Vancouver", "UTC", "Asia/Kathmandu", "Pacific/Kiritimati"];
+        let zones = [
+            "Etc/GMT+12",
+            "America/Vancouver",
+            "UTC",
+            "Asia/Kathmandu",
+            "Pacific/Kiritimati",
+        ];
         let windows = [
             ("2026-12-31T10:00:00Z", "2027-01-01T10:00:00Z"),
             ("2027-02-25T00:00:00Z", "2027-03-04T00:00:00Z"),
@@ -322,8 +328,8 @@ mod tests {
                     for base in date(2000, 1, 1).series(jiff::Span::new().days(1)).take(366) {
                         for zone in zones {
                             let tz = crate::calendar::ZoneDb::bundled().get(zone).unwrap();
-                            let found = yearly_occurrences(base, offset, time, &tz, leap, &window)
-                                .unwrap();
+                            let found =
+                                yearly_occurrences(base, offset, time, &tz, leap, &window).unwrap();
                             if !found.is_empty() {
                                 checked += 1;
                                 assert!(days.may_be_due(base), "{base} {offset:?} {from}");

@@ -58,6 +58,11 @@ pub fn render_due(
                         redemption.iter().map(|(k, v)| (k.clone(), to_jinja(v))).collect();
                     context.insert("redemption".into(), minijinja::Value::from_serialize(&attributes));
                 }
+                if let Some(event) = &due.event {
+                    let attributes: std::collections::BTreeMap<String, minijinja::Value> =
+                        event.attributes.iter().map(|(k, v)| (k.clone(), to_jinja(v))).collect();
+                    context.insert("event".into(), minijinja::Value::from_serialize(&attributes));
+                }
                 let found = program
                     .templates
                     .iter()

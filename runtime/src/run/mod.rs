@@ -22,6 +22,7 @@ use serde::Serialize;
 
 mod backoff;
 mod batch;
+mod candidates;
 mod fields;
 mod holds;
 
@@ -34,6 +35,7 @@ use crate::input::ContactReader;
 use crate::state::{SendKey, SendRecord, SendStatus, StateStore};
 use crate::vm::{Action, Contact, Due, Evaluator, Event, History, Outcome, Skip};
 use batch::Batch;
+use candidates::Candidates;
 use fields::{watch_fields, watched_fields};
 use holds::Holds;
 
@@ -65,6 +67,9 @@ pub struct RunSummary {
     pub window_to: String,
     pub zone_rules: String,
     pub contacts: u64,
+    /// Contacts whose recorded state was read: those with something due
+    /// from their row alone, or recent activity (sends, events, holds).
+    pub state_read: u64,
     pub rejected_rows: Vec<String>,
     /// Flows held for a contact whose time zone or date cannot be used:
     /// `file:line: contact, value, reason`. Pending until the value is
@@ -178,12 +183,30 @@ pub fn run<R: Read>(
     // window (a run at the instant of the last one) reads none: nothing
     // can be due in it.
     let mut contacts = contacts.take(if window.is_some() { usize::MAX } else { 0 });
+    let candidates = match &window {
+        Some(window) => Some(Candidates::load(program, store, window, &events)?),
+        None => None,
+    };
+    let no_history = History::default();
     let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
     let mut prefetched = HashMap::new();
     let mut seen_in_chunk = std::collections::HashSet::new();
     loop {
         if chunk.is_empty() {
-            chunk.extend(contacts.by_ref().take(CONTACT_CHUNK));
+            // Each contact of the chunk with whether its state is needed:
+            // only those have their state read (see `candidates.rs`).
+            for row in contacts.by_ref().take(CONTACT_CHUNK) {
+                let need_state = match (&row, &window, &candidates) {
+                    (Ok(contact), Some(window), Some(candidates)) => {
+                        let from_row = evaluator
+                            .evaluate(contact, &no_history, window)
+                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?;
+                        candidates.need_state(&contact.id, &from_row)
+                    }
+                    _ => false,
+                };
+                chunk.push((row, need_state));
+            }
             if chunk.is_empty() {
                 break;
             }
@@ -191,11 +214,18 @@ pub fn run<R: Read>(
             seen_in_chunk.clear();
             let ids: Vec<&str> = chunk
                 .iter()
-                .filter_map(|c| c.as_ref().ok().map(|c: &Contact| c.id.as_str()))
+                .filter(|(_, need_state)| *need_state)
+                .filter_map(|(c, _)| c.as_ref().ok().map(|c: &Contact| c.id.as_str()))
                 .collect();
-            prefetched = store.prefetch(&ids)?;
+            summary.state_read += ids.len() as u64;
+            prefetched = match ids.is_empty() {
+                true => HashMap::new(),
+                false => store.prefetch(&ids)?,
+            };
         }
-        let Some(contact) = chunk.pop() else { break };
+        let Some((contact, need_state)) = chunk.pop() else {
+            break;
+        };
         let contact = match contact {
             Ok(contact) => contact,
             Err(error) => {
@@ -212,6 +242,9 @@ pub fn run<R: Read>(
             group_since = Instant::now();
         }
         let Some(window) = &window else { continue };
+        if !need_state {
+            continue;
+        }
         // A contact listed twice in one chunk: the second time, read what
         // the first recorded.
         let mut state = match seen_in_chunk.insert(contact.id.clone()) {
@@ -281,6 +314,13 @@ pub fn run<R: Read>(
                         .push(format!("{}: {reason}", describe(&record.key)));
                     continue;
                 }
+                SendStatus::Failed => {
+                    let reason = record.reason.clone().unwrap_or_default();
+                    summary
+                        .failed
+                        .push(format!("{}: {reason}", describe(&record.key)));
+                    continue;
+                }
                 _ => {}
             }
             batch.add(store, outbox, record, now, &mut summary)?;
@@ -332,7 +372,13 @@ fn record_of(
         Some(reason) => (SendStatus::Skipped, Some(reason), String::new()),
         None => match render_due(program, contact, due, &key.id(), &options.render) {
             Ok(payload) => (SendStatus::Pending, None, payload.to_string()),
-            Err(reason) => (SendStatus::Pending, Some(reason), String::new()),
+            // Rendering is a function of the rule and the data it was
+            // given: trying again would fail again. Failed, and said so.
+            Err(reason) => (
+                SendStatus::Failed,
+                Some(format!("cannot render: {reason}")),
+                String::new(),
+            ),
         },
     };
     let reason = match (reason, held) {

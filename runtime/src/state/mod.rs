@@ -233,8 +233,32 @@ pub trait StateStore {
     fn release(&mut self, contact: &str, flow: &str) -> StateResult<()>;
     /// Every hold, by contact: what `flowc status` lists as pending.
     fn holds(&self) -> StateResult<Vec<(String, Held)>>;
+    /// Calls `found` with each contact whose recorded state can make a rule
+    /// due in a run: sends due in `activity.sends` (their follow-ups),
+    /// events of a kind in its range, held flows. A
+    /// contact may be named more than once. Returns false when this store
+    /// cannot tell; the run then reads every contact's state.
+    fn active_contacts(
+        &self,
+        activity: &Activity,
+        found: &mut dyn FnMut(&str),
+    ) -> StateResult<bool> {
+        let _ = (activity, found);
+        Ok(false)
+    }
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
+}
+
+/// What makes a contact's state matter to a run, for
+/// [`StateStore::active_contacts`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Activity {
+    /// Sends due in `[from, to)`: their follow-ups may be due.
+    pub sends: Option<(Timestamp, Timestamp)>,
+    /// Events of a kind in `[from, to)`: rules they trigger (or whose
+    /// absence they end) may be due.
+    pub events: Vec<(String, Timestamp, Timestamp)>,
 }
 
 /// One status change, for [`StateStore::mark_all`].

@@ -50,6 +50,9 @@ pub struct Due {
     /// When quiet hours hold the delivery back: not before this instant.
     pub not_before: Option<Timestamp>,
     pub outcome: Outcome,
+    /// The event that triggered it (`on purchase ...`): its attributes are
+    /// the `event` of the rule's templates.
+    pub event: Option<Event>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

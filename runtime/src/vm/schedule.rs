@@ -18,8 +18,7 @@ use crate::bytecode::{
 };
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
-    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays,
-    ZoneDb,
+    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays, ZoneDb,
 };
 
 /// A rule occurrence waiting to be evaluated.
@@ -271,6 +270,7 @@ fn evaluate_with(
             deadline,
             not_before,
             outcome,
+            event: candidate.event.map(|e| history.events[e].clone()),
         });
     }
     Ok(evaluation)

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    ContactState, Held, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus,
-    StateError, StateResult, StateStore, StoredChange,
+    Activity, ContactState, Held, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord,
+    SendStatus, StateError, StateResult, StateStore, StoredChange,
 };
 mod rows;
 mod schema;
@@ -485,6 +485,45 @@ impl StateStore for SqliteState {
             .map_err(error("cannot read the held flows"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the held flows"))
+    }
+
+    fn active_contacts(
+        &self,
+        activity: &Activity,
+        found: &mut dyn FnMut(&str),
+    ) -> StateResult<bool> {
+        let context = "cannot read which contacts are active";
+        let mut each = |query: &str, params: &[&dyn rusqlite::ToSql]| -> StateResult<()> {
+            let mut statement = self
+                .connection
+                .prepare_cached(query)
+                .map_err(error(context))?;
+            let mut rows = statement.query(params).map_err(error(context))?;
+            while let Some(row) = rows.next().map_err(error(context))? {
+                found(
+                    row.get_ref(0)
+                        .map_err(error(context))?
+                        .as_str()
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(())
+        };
+        if let Some((from, to)) = activity.sends {
+            each(
+                "SELECT DISTINCT contact FROM sends
+                 WHERE due_at >= ?1 AND due_at < ?2 AND status IN ('pending', 'sending', 'delivered')",
+                &[&from.to_string(), &to.to_string()],
+            )?;
+        }
+        for (kind, from, to) in &activity.events {
+            each(
+                "SELECT DISTINCT contact FROM events WHERE kind = ?1 AND at >= ?2 AND at < ?3",
+                &[kind, &from.to_string(), &to.to_string()],
+            )?;
+        }
+        each("SELECT DISTINCT contact FROM held", &[])?;
+        Ok(true)
     }
 
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {

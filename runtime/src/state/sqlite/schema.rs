@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS events (
     attributes TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_contact ON events (contact);
+CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, at);
 CREATE INDEX IF NOT EXISTS sends_by_status ON sends (status);
 CREATE INDEX IF NOT EXISTS sends_by_due ON sends (due_at);
 CREATE TABLE IF NOT EXISTS fields (
@@ -64,7 +65,7 @@ CREATE TABLE IF NOT EXISTS held (
 ";
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Columns added since the first state files, with their definitions: a
 /// file that lacks one gets it, with its default, and keeps every row.
