@@ -220,3 +220,68 @@ fn runs_every_few_hours_send_what_simulate_says_for_events_and_follow_ups() {
         "{state_reads} of {contact_visits}"
     );
 }
+
+fn run_pressure(dir: &Path, now: &str) -> serde_json::Value {
+    let out = flowc(
+        dir,
+        &[
+            "run",
+            "--program",
+            "p.flowb",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            now,
+            "--lookback-hours",
+            "1",
+            "--json",
+        ],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ingest(dir: &Path, lines: &str) {
+    std::fs::write(dir.join("late.jsonl"), lines).unwrap();
+    let out = flowc(
+        dir,
+        &["ingest", "--program", "p.flowb", "--events", "late.jsonl"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_event_that_arrives_after_the_run_that_covered_it_still_triggers_its_rule() {
+    let (dir, _) = project("late");
+    // Runs at 10:00 and 11:00 UTC; Ana (Paris) signs up at 09:30, but the
+    // event reaches the state only after the 10:00 run: its welcome is
+    // still due (her local day is not over) and goes out at 11:00.
+    let first = run_pressure(&dir, "2027-01-04T10:00:00Z");
+    assert_eq!(first["delivered"], 0);
+    ingest(
+        &dir,
+        "{\"id\": \"late1\", \"contact\": \"p01\", \"type\": \"signed_up\", \"at\": \"2027-01-04T09:30:00Z\"}\n\
+         {\"id\": \"old1\", \"contact\": \"p02\", \"type\": \"signed_up\", \"at\": \"2027-01-01T09:30:00Z\"}\n",
+    );
+    let second = run_pressure(&dir, "2027-01-04T11:00:00Z");
+    assert_eq!(second["delivered"], 1, "{second:#}");
+    // An event learned days after its day is over is not sent, and not a
+    // miss either: it could never have gone out on time.
+    assert_eq!(second["missed"].as_array().unwrap().len(), 0, "{second:#}");
+    let state = SqliteState::open(&dir.join("flow.db")).unwrap();
+    let p01 = state.history("p01").unwrap();
+    assert_eq!(p01.len(), 1);
+    assert_eq!(
+        (p01[0].flow.as_str(), p01[0].occurrence.as_str()),
+        ("welcome", "signed_up/late1")
+    );
+    assert!(state.history("p02").unwrap().is_empty());
+    drop(state);
+    // Later runs do not send it again.
+    let third = run_pressure(&dir, "2027-01-04T12:00:00Z");
+    assert_eq!(third["delivered"], 0, "{third:#}");
+}

@@ -3,7 +3,7 @@
 //! VM finds nothing due for them with an empty history. Their state can
 //! only add what depends on it: follow-ups of recorded sends, rules
 //! triggered by recorded events (or by their absence), held flows, watched
-//! fields. The contacts with such state are asked of the store once per
+//! fields, events learned since the last run. The contacts with such state are asked of the store once per
 //! run, by time range; everyone else is evaluated from the row alone and
 //! costs no state read.
 //!
@@ -37,6 +37,7 @@ impl Candidates {
         program: &Program,
         store: &dyn StateStore,
         window: &Window,
+        events_seen: Option<i64>,
         given_events: &HashMap<String, Vec<Event>>,
     ) -> Result<Candidates, RunError> {
         let every = Candidates {
@@ -59,7 +60,10 @@ impl Candidates {
                 .unwrap_or(Timestamp::MAX);
             (from, to)
         };
-        let mut activity = Activity::default();
+        let mut activity = Activity {
+            events_after: events_seen,
+            ..Activity::default()
+        };
         for rule in program.flows.iter().flat_map(|f| &f.rules) {
             match &rule.trigger {
                 TriggerCode::AfterMessage { offset, .. } => {

@@ -131,10 +131,15 @@ pub fn run<R: Read>(
     options: &RunOptions,
 ) -> Result<RunSummary, RunError> {
     let now = options.now;
-    let from = match store.last_completed_run()? {
+    let last = store.last_completed_run()?;
+    let from = match &last {
         Some(last) => last.window_to.min(now),
         None => now.checked_sub(options.lookback).unwrap_or(Timestamp::MIN),
     };
+    // Events the state learned after the last run looked: late, their
+    // rules still due if their deadline allows. (Before a first run,
+    // nothing is late: the lookback is what it covers.)
+    let events_seen = last.as_ref().and_then(|l| l.events_seen);
     let run = store.begin_run(from, now, now)?;
     let mut summary = RunSummary {
         run,
@@ -184,7 +189,13 @@ pub fn run<R: Read>(
     // can be due in it.
     let mut contacts = contacts.take(if window.is_some() { usize::MAX } else { 0 });
     let candidates = match &window {
-        Some(window) => Some(Candidates::load(program, store, window, &events)?),
+        Some(window) => Some(Candidates::load(
+            program,
+            store,
+            window,
+            events_seen,
+            &events,
+        )?),
         None => None,
     };
     let no_history = History::default();
@@ -258,6 +269,11 @@ pub fn run<R: Read>(
         let held = std::mem::take(&mut state.held);
         // Events ingested earlier, and those given to this run (once each).
         let mut known = state.events;
+        if let Some(seen) = events_seen {
+            for (event, seq) in known.iter_mut().zip(&state.event_seqs) {
+                event.late = *seq > seen;
+            }
+        }
         for event in events.remove(&contact.id).unwrap_or_default() {
             if !known.iter().any(|k| k.id == event.id) {
                 known.push(event);
@@ -284,11 +300,19 @@ pub fn run<R: Read>(
                 let wider = evaluator
                     .evaluate(&contact, &history, &wide)
                     .map_err(|e| failed(&e))?;
-                wider
+                // Before the window: the held flows' dues, and those the
+                // window itself has (rules of late events).
+                let in_window: std::collections::HashSet<(&str, &str, &str)> = evaluation
                     .dues
-                    .into_iter()
-                    .filter(|due| due.instant >= from || holds.was_held(&due.flow).is_some())
-                    .collect()
+                    .iter()
+                    .map(|d| (d.flow.as_str(), d.rule.as_str(), d.occurrence.as_str()))
+                    .collect();
+                let keep = |due: &Due| {
+                    due.instant >= from
+                        || holds.was_held(&due.flow).is_some()
+                        || in_window.contains(&(&due.flow, &due.rule, &due.occurrence))
+                };
+                wider.dues.into_iter().filter(keep).collect()
             }
             None => evaluation.dues,
         };

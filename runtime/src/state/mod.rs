@@ -103,6 +103,9 @@ pub struct RunRecord {
     pub id: i64,
     pub window_from: Timestamp,
     pub window_to: Timestamp,
+    /// The events the state held when the run began (their sequence
+    /// number, see [`ContactState::event_seqs`]); `None` when not known.
+    pub events_seen: Option<i64>,
 }
 
 /// What the state holds of one contact for the VM.
@@ -110,6 +113,11 @@ pub struct RunRecord {
 pub struct ContactState {
     pub messages: Vec<SentMessage>,
     pub events: Vec<Event>,
+    /// The sequence number of each of `events` (the order the state
+    /// learned them): an event numbered after the last run's
+    /// [`RunRecord::events_seen`] arrived after that run looked. Empty when
+    /// the store does not number events.
+    pub event_seqs: Vec<i64>,
     /// The last value seen of each field a `becomes`/`changes` trigger
     /// watches, as text.
     pub fields: Vec<(String, String)>,
@@ -259,6 +267,9 @@ pub struct Activity {
     /// Events of a kind in `[from, to)`: rules they trigger (or whose
     /// absence they end) may be due.
     pub events: Vec<(String, Timestamp, Timestamp)>,
+    /// Events learned after this sequence number (after the last run
+    /// looked): their rules may be due late.
+    pub events_after: Option<i64>,
 }
 
 /// One status change, for [`StateStore::mark_all`].

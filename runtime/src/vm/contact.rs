@@ -80,6 +80,10 @@ pub struct Event {
     pub kind: String,
     pub at: Timestamp,
     pub attributes: HashMap<String, Value>,
+    /// Learned after the run before this one looked: a rule it triggers
+    /// whose instant is already before the window is still due now, if
+    /// its deadline has not passed (events arrive late; none is lost).
+    pub late: bool,
 }
 
 impl Event {
@@ -89,6 +93,7 @@ impl Event {
             kind: kind.to_string(),
             at,
             attributes: HashMap::default(),
+            late: false,
         }
     }
 

@@ -36,6 +36,9 @@ struct Candidate {
     /// Index into the history's events, for event-triggered rules.
     event: Option<usize>,
     anniversary: Option<i32>,
+    /// Triggered by a late event, its instant before the window: due only
+    /// while its deadline has not passed.
+    late: bool,
 }
 
 /// Everything due for `contact` in `window`, in deterministic order. For
@@ -235,6 +238,10 @@ fn evaluate_with(
                 .apply_to_instant(candidate.instant, tz)
                 .unwrap_or(Timestamp::MAX),
         };
+        // A late event's rule is due now only if it can still go out.
+        if candidate.late && deadline < window.end() {
+            continue;
+        }
         let mut outcome = outcome;
         let not_before = apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages);
         let first_send = match &outcome {
@@ -446,6 +453,7 @@ fn candidate(
         shifted_by_gap: o.shifted_by_gap,
         event: None,
         anniversary: None,
+        late: false,
     }
 }
 
@@ -542,14 +550,22 @@ fn seeds(
             filter,
         } => {
             let kind = program.string(*event);
+            // A late event may have its instant before the window.
+            let before = Window::new(Timestamp::MIN, window.start()).ok();
             for (i, e) in history.events.iter().enumerate() {
                 if e.kind != kind {
                     continue;
                 }
-                let Ok(Some(o)) =
+                let at = |window: &Window| {
                     after_instant(e.at, *offset, send_time_after(*offset, time), tz, window)
-                else {
-                    continue;
+                };
+                let (o, late) = match (at(window), &before) {
+                    (Ok(Some(o)), _) => (o, false),
+                    (_, Some(before)) if e.late => match at(before) {
+                        Ok(Some(o)) => (o, true),
+                        _ => continue,
+                    },
+                    _ => continue,
                 };
                 if let Some(code) = filter {
                     if !filter_passes(program, flow, contact, history, e, code)? {
@@ -558,6 +574,7 @@ fn seeds(
                 }
                 let mut c = candidate(program, f, r, format!("{kind}/{}", e.id), &o);
                 c.event = Some(i);
+                c.late = late;
                 queue.insert(c);
             }
         }

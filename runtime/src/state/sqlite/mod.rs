@@ -143,13 +143,14 @@ impl StateStore for SqliteState {
     fn last_completed_run(&self) -> StateResult<Option<RunRecord>> {
         self.connection
             .query_row(
-                "SELECT id, window_from, window_to FROM runs WHERE finished_at IS NOT NULL ORDER BY window_to DESC, id DESC LIMIT 1",
+                "SELECT id, window_from, window_to, events_seen FROM runs WHERE finished_at IS NOT NULL ORDER BY window_to DESC, id DESC LIMIT 1",
                 [],
                 |row| {
                     Ok(RunRecord {
                         id: row.get(0)?,
                         window_from: instant(row.get(1)?)?,
                         window_to: instant(row.get(2)?)?,
+                        events_seen: row.get(3)?,
                     })
                 },
             )
@@ -165,7 +166,8 @@ impl StateStore for SqliteState {
     ) -> StateResult<i64> {
         self.connection
             .execute(
-                "INSERT INTO runs (window_from, window_to, started_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO runs (window_from, window_to, started_at, events_seen)
+                 VALUES (?1, ?2, ?3, (SELECT coalesce(max(rowid), 0) FROM events))",
                 params![from.to_string(), to.to_string(), started.to_string()],
             )
             .map_err(error("cannot record the run"))?;
@@ -355,11 +357,12 @@ impl StateStore for SqliteState {
                 &mut found,
             )?;
             self.per_contact(
-                "SELECT contact, id, kind, at, attributes FROM events WHERE contact IN (?)",
+                "SELECT contact, id, kind, at, attributes, rowid FROM events WHERE contact IN (?)",
                 chunk,
                 "cannot read the contacts' events",
                 |row, state| {
                     state.events.push(event_at(row, 1)?);
+                    state.event_seqs.push(row.get(5)?);
                     Ok(())
                 },
                 &mut found,
@@ -520,6 +523,12 @@ impl StateStore for SqliteState {
             each(
                 "SELECT DISTINCT contact FROM events WHERE kind = ?1 AND at >= ?2 AND at < ?3",
                 &[kind, &from.to_string(), &to.to_string()],
+            )?;
+        }
+        if let Some(seen) = activity.events_after {
+            each(
+                "SELECT DISTINCT contact FROM events WHERE rowid > ?1",
+                &[&seen],
             )?;
         }
         each("SELECT DISTINCT contact FROM held", &[])?;

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS held (
 ";
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Columns added since the first state files, with their definitions: a
 /// file that lacks one gets it, with its default, and keeps every row.
@@ -73,6 +73,8 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // Failed delivery attempts so far, and when the next may start.
     ("sends", "attempts", "INTEGER NOT NULL DEFAULT 0"),
     ("sends", "retry_at", "TEXT"),
+    // How many events the state held when the run began (max rowid).
+    ("runs", "events_seen", "INTEGER"),
 ];
 
 /// Creates the tables of a new file, or brings an older file up to
