@@ -286,7 +286,7 @@ fn contact(program: &Program, table: &toml::Table) -> Result<Contact, String> {
         if let Some(v) =
             parse_cell(spec.kind, &text).map_err(|e| format!("contact `{key}`: {e}"))?
         {
-            contact.fields.insert(key.clone(), v);
+            contact.fields.insert(key.as_str().into(), v);
         }
     }
     Ok(contact)

@@ -164,7 +164,7 @@ fn contact_context(contact: &Contact) -> std::collections::BTreeMap<String, mini
     let mut context: std::collections::BTreeMap<String, minijinja::Value> = contact
         .fields
         .iter()
-        .map(|(k, v)| (k.clone(), to_jinja(v)))
+        .map(|(k, v)| (k.to_string(), to_jinja(v)))
         .collect();
     context.insert("id".into(), contact.id.clone().into());
     context

@@ -15,7 +15,7 @@ use super::{InputError, RowError};
 pub struct ContactReader<R: Read> {
     rows: csv::StringRecordsIntoIter<R>,
     /// Per column: the field it fills and how to read it.
-    columns: Vec<Option<(String, FieldKind)>>,
+    columns: Vec<Option<(std::sync::Arc<str>, FieldKind)>>,
     id_column: usize,
     ignored: Vec<String>,
 }
@@ -40,7 +40,7 @@ impl<R: Read> ContactReader<R> {
                 .iter()
                 .find(|f| program.string(f.name) == name);
             match spec {
-                Some(spec) => columns.push(Some((name.to_string(), spec.kind))),
+                Some(spec) => columns.push(Some((name.into(), spec.kind))),
                 None => {
                     if name != "id" {
                         ignored.push(name.to_string());
@@ -94,6 +94,7 @@ impl<R: Read> Iterator for ContactReader<R> {
         }
         let mut contact = Contact::new(id);
         contact.line = line;
+        contact.fields.reserve(self.columns.len());
         for (cell, column) in record.iter().zip(&self.columns) {
             let Some((name, kind)) = column else { continue };
             match parse_cell(*kind, cell) {

@@ -4,6 +4,7 @@
 // Field names are few and come from our own files: a fast non-DoS-resistant
 // hash is right here (the VM reads fields millions of times).
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
@@ -14,7 +15,9 @@ use crate::bytecode::Channel;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Contact {
     pub id: String,
-    pub fields: HashMap<String, Value>,
+    /// Keys are shared with the reader's column names: a contact costs no
+    /// allocation per field name (millions of contacts, a few columns).
+    pub fields: HashMap<Arc<str>, Value>,
     /// The line of its row in the contacts file (0 when not from a file):
     /// what a report about the contact names.
     pub line: u64,
@@ -30,7 +33,7 @@ impl Contact {
     }
 
     pub fn with(mut self, field: &str, value: Value) -> Contact {
-        self.fields.insert(field.to_string(), value);
+        self.fields.insert(Arc::from(field), value);
         self
     }
 
