@@ -49,4 +49,5 @@ run() {
 run "first daily run (24 h window)" 2027-03-15T23:00:00Z
 run "second run at the same instant" 2027-03-15T23:00:00Z
 run "next day's run (24 h window)  " 2027-03-16T23:00:00Z
+run "an hour later (1 h window)     " 2027-03-17T00:00:00Z
 echo "outbox: $(ls "$dir/outbox" | wc -l) files"
