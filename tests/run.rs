@@ -218,6 +218,7 @@ fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime:
             unsubscribe_base: "https://example.com/u".into(),
         },
         backoff: Default::default(),
+        row_index: None,
     };
     run(
         &program,

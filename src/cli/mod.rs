@@ -58,7 +58,7 @@ enum Command {
     /// Run the scenario tests of `.flowtest` files.
     Test(test::TestArgs),
     /// Deliver what is due since the last run (for cron, systemd, CronJob).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Record events (opens, clicks, redemptions, purchases...) for the runs.
     Ingest(ingest::IngestArgs),
     /// Per flow and rule: delivered, pending, missed, skipped, and why.
@@ -117,7 +117,7 @@ pub fn main() -> ExitCode {
         Command::Disasm(args) => disasm::run(args),
         Command::Simulate(args) => simulate::run(args, &zones),
         Command::Test(args) => test::run(args, &zones),
-        Command::Run(args) => run::run(args, &zones),
+        Command::Run(args) => run::run(*args, &zones),
         Command::Ingest(args) => ingest::run(args, &zones),
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),

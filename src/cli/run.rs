@@ -4,7 +4,7 @@
 //! and says what it did.
 
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read};
+use std::io::{BufReader, IsTerminal, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use flowc_runtime::delivery::{
     SmtpSettings, Timeouts, TlsMode, WebhookOutbox,
 };
 use flowc_runtime::input::ContactReader;
-use flowc_runtime::run::{run as run_program, Backoff, RunOptions};
+use flowc_runtime::run::{run as run_program, Backoff, RowIndexOptions, RunOptions};
 use flowc_runtime::state::SqliteState;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
@@ -119,6 +119,13 @@ pub struct RunArgs {
     /// The longest wait between two attempts of a send.
     #[arg(long, value_name = "WAIT", default_value = "1h", value_parser = parse_wait)]
     retry_wait_max: SignedDuration,
+
+    /// Read every row of the contacts file, and keep no row index. By
+    /// default a run writes `<state>.rows`, and a run over the same file
+    /// (same bytes, program and zone rules) reads only the rows that can
+    /// be due.
+    #[arg(long)]
+    no_row_index: bool,
 
     #[command(flatten)]
     webhooks: WebhookArgs,
@@ -302,6 +309,14 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             first: args.retry_wait,
             max: args.retry_wait_max.max(args.retry_wait),
         },
+        row_index: (!args.no_row_index).then(|| RowIndexOptions {
+            path: {
+                let mut path = args.state.clone().into_os_string();
+                path.push(".rows");
+                PathBuf::from(path)
+            },
+            contacts: args.contacts.clone(),
+        }),
     };
     let contacts_name = args.contacts.display().to_string();
     let summary = run_program(
@@ -364,6 +379,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.failed.len(),
             summary.retried,
         );
+        println!("rows: {}", summary.row_index);
     }
     Ok(if !summary.missed.is_empty() {
         EXIT_MISSED
@@ -418,6 +434,13 @@ struct Counted<R> {
     inner: R,
     bar: ProgressBar,
     lines: u64,
+}
+
+/// Reading rows at the offsets of the row index: the bar is not moved.
+impl<R: Seek> Seek for Counted<R> {
+    fn seek(&mut self, position: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(position)
+    }
 }
 
 impl<R: Read> Read for Counted<R> {

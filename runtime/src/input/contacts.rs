@@ -2,7 +2,7 @@
 //! program's schema. A bad row is an error naming its line and cause; the
 //! rows after it are still read.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 
 use crate::bytecode::{FieldKind, Program};
 use crate::vm::Contact;
@@ -13,7 +13,8 @@ use super::{InputError, RowError};
 /// Reads contacts; the `id` column is required, columns the schema does not
 /// know are left out (see `ignored_columns`).
 pub struct ContactReader<R: Read> {
-    rows: csv::StringRecordsIntoIter<R>,
+    rows: csv::Reader<R>,
+    record: csv::StringRecord,
     /// Per column: the field it fills and how to read it.
     columns: Vec<Option<(std::sync::Arc<str>, FieldKind)>>,
     id_column: usize,
@@ -56,7 +57,8 @@ impl<R: Read> ContactReader<R> {
             )
         })?;
         Ok(ContactReader {
-            rows: reader.into_records(),
+            rows: reader,
+            record: csv::StringRecord::new(),
             columns,
             id_column,
             ignored,
@@ -69,31 +71,56 @@ impl<R: Read> ContactReader<R> {
     }
 }
 
+impl<R: Read + Seek> ContactReader<R> {
+    /// The row that starts at byte `offset` (line `line`), as
+    /// [`Iterator::next`] would read it there: a persisted index of the
+    /// file reads only the rows it needs.
+    pub fn read_at(&mut self, offset: u64, line: u64) -> Option<Result<Contact, RowError>> {
+        let mut position = csv::Position::new();
+        position.set_byte(offset).set_line(line);
+        if let Err(error) = self.rows.seek(position) {
+            return Some(Err(RowError {
+                line,
+                offset,
+                reason: format!("cannot read the row: {error}"),
+            }));
+        }
+        self.next()
+    }
+}
+
 impl<R: Read> Iterator for ContactReader<R> {
     type Item = Result<Contact, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let record = self.rows.next()?;
-        let record = match record {
-            Ok(record) => record,
+        let read = self.rows.read_record(&mut self.record);
+        let record = &self.record;
+        let (line, offset) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
+        match read {
+            Ok(true) => {}
+            Ok(false) => return None,
             Err(error) => {
-                let line = error.position().map_or(0, |p| p.line());
+                let (line, offset) = error
+                    .position()
+                    .map_or((line, offset), |p| (p.line(), p.byte()));
                 return Some(Err(RowError {
                     line,
+                    offset,
                     reason: format!("unreadable row: {error}"),
                 }));
             }
-        };
-        let line = record.position().map_or(0, |p| p.line());
+        }
         let id = record.get(self.id_column).unwrap_or("").trim();
         if id.is_empty() {
             return Some(Err(RowError {
                 line,
+                offset,
                 reason: "the `id` is empty".into(),
             }));
         }
         let mut contact = Contact::new(id);
         contact.line = line;
+        contact.offset = offset;
         contact.fields.reserve(self.columns.len());
         for (cell, column) in record.iter().zip(&self.columns) {
             let Some((name, kind)) = column else { continue };
@@ -105,6 +132,7 @@ impl<R: Read> Iterator for ContactReader<R> {
                 Err(reason) => {
                     return Some(Err(RowError {
                         line,
+                        offset,
                         reason: format!("contact `{id}`, column `{name}`: {reason}"),
                     }))
                 }

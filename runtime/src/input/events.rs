@@ -34,6 +34,7 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
             Err(error) => {
                 events.errors.push(RowError {
                     line: number,
+                    offset: 0,
                     reason: format!("unreadable line: {error}"),
                 });
                 continue;
@@ -46,6 +47,7 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
             Ok((contact, event)) => events.by_contact.entry(contact).or_default().push(event),
             Err(reason) => events.errors.push(RowError {
                 line: number,
+                offset: 0,
                 reason,
             }),
         }

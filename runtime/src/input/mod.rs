@@ -15,6 +15,8 @@ pub use values::parse_cell;
 pub struct RowError {
     /// 1-based line in the file.
     pub line: u64,
+    /// The byte the row starts at.
+    pub offset: u64,
     pub reason: String,
 }
 

@@ -95,12 +95,12 @@ impl Candidates {
         }
         let mut ids = FxHashSet::default();
         if !store.active_contacts(&activity, &mut |contact| {
-            ids.insert(hash(contact));
+            ids.insert(id_hash(contact));
         })? {
             return Ok(every);
         }
         // Events given to this run are part of the contact's history.
-        ids.extend(given_events.keys().map(|id| hash(id)));
+        ids.extend(given_events.keys().map(|id| id_hash(id)));
         Ok(Candidates { every: false, ids })
     }
 
@@ -110,11 +110,23 @@ impl Candidates {
         self.every
             || !from_row.dues.is_empty()
             || !from_row.problems.is_empty()
-            || self.ids.contains(&hash(contact))
+            || self.ids.contains(&id_hash(contact))
+    }
+
+    /// Whether the store named the contact whose id has this hash, or
+    /// cannot tell.
+    pub(super) fn active(&self, id_hash: u64) -> bool {
+        self.every || self.ids.contains(&id_hash)
+    }
+
+    /// True when every contact's state is read (no row can be skipped).
+    pub(super) fn every(&self) -> bool {
+        self.every
     }
 }
 
-fn hash(id: &str) -> u64 {
+/// The 64-bit hash of a contact id (also the row index's).
+pub(super) fn id_hash(id: &str) -> u64 {
     let mut hasher = FxHasher::default();
     id.hash(&mut hasher);
     hasher.finish()

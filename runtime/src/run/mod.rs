@@ -14,7 +14,7 @@
 //! sent again by the next run, with the same Message-ID.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -25,8 +25,11 @@ mod batch;
 mod candidates;
 mod fields;
 mod holds;
+mod row_index;
+mod rows;
 
 pub use backoff::Backoff;
+pub use rows::RowIndexOptions;
 
 use crate::bytecode::Program;
 use crate::calendar::{Window, ZoneDb};
@@ -38,6 +41,7 @@ use batch::Batch;
 use candidates::Candidates;
 use fields::{watch_fields, watched_fields};
 use holds::Holds;
+use rows::Plan;
 
 /// How many sends are gathered before a batch is delivered: enough to keep
 /// every connection of a pool busy, few enough to start sending early.
@@ -57,6 +61,8 @@ pub struct RunOptions {
     pub render: RenderSettings,
     /// The wait between delivery attempts of a send.
     pub backoff: Backoff,
+    /// The persisted next-due index of the contacts file, if any.
+    pub row_index: Option<RowIndexOptions>,
 }
 
 /// What a run did, for the summary and the exit code.
@@ -67,6 +73,10 @@ pub struct RunSummary {
     pub window_to: String,
     pub zone_rules: String,
     pub contacts: u64,
+    /// Rows of the contacts file read (all, or those a row index selects).
+    pub rows_read: u64,
+    /// How the rows were chosen: every row, or a row index.
+    pub row_index: String,
     /// Contacts whose recorded state was read: those with something due
     /// from their row alone, or recent activity (sends, events, holds).
     pub state_read: u64,
@@ -120,7 +130,7 @@ fn describe(key: &SendKey) -> String {
 /// Runs `program` over the contacts, recording in `store` and delivering
 /// through `outbox`.
 #[allow(clippy::too_many_arguments)]
-pub fn run<R: Read>(
+pub fn run<R: Read + Seek>(
     program: &Program,
     zones: &ZoneDb,
     store: &mut dyn StateStore,
@@ -187,7 +197,6 @@ pub fn run<R: Read>(
     // chunk is read in a few queries, and memory stays flat. An empty
     // window (a run at the instant of the last one) reads none: nothing
     // can be due in it.
-    let mut contacts = contacts.take(if window.is_some() { usize::MAX } else { 0 });
     let candidates = match &window {
         Some(window) => Some(Candidates::load(
             program,
@@ -198,6 +207,20 @@ pub fn run<R: Read>(
         )?),
         None => None,
     };
+    // All rows, or with a valid row index only those that can be due.
+    let (mut plan, mut rows) = Plan::start(
+        options.row_index.as_ref(),
+        program.source_hash,
+        &summary.zone_rules,
+        window.as_ref(),
+        candidates.as_ref(),
+        contacts,
+        &mut summary.row_index,
+    )?;
+    let lookahead = window.and_then(|w| {
+        let end = w.end().checked_add(rows::HORIZON).unwrap_or(Timestamp::MAX);
+        Window::new(w.end(), end).ok()
+    });
     let no_history = History::default();
     let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
     let mut prefetched = HashMap::new();
@@ -206,7 +229,8 @@ pub fn run<R: Read>(
         if chunk.is_empty() {
             // Each contact of the chunk with whether its state is needed:
             // only those have their state read (see `candidates.rs`).
-            for row in contacts.by_ref().take(CONTACT_CHUNK) {
+            for row in rows.by_ref().take(CONTACT_CHUNK) {
+                summary.rows_read += 1;
                 let need_state = match (&row, &window, &candidates) {
                     (Ok(contact), Some(window), Some(candidates)) => {
                         let from_row = evaluator
@@ -216,6 +240,16 @@ pub fn run<R: Read>(
                     }
                     _ => false,
                 };
+                if let (true, Some(lookahead)) = (plan.wants_entries(), &lookahead) {
+                    let first_due = match &row {
+                        Ok(contact) => evaluator
+                            .first_due(contact, &no_history, lookahead)
+                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?
+                            .ok(),
+                        Err(_) => None,
+                    };
+                    plan.row(&row, first_due, lookahead)?;
+                }
                 chunk.push((row, need_state));
             }
             if chunk.is_empty() {
@@ -353,8 +387,15 @@ pub fn run<R: Read>(
     }
     batch.flush(store, outbox, now, &mut summary)?;
     store.commit_group()?;
+    if let Some(contacts) = plan.contacts() {
+        summary.contacts = contacts;
+    }
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     store.finish_run(run, now, &summary_json)?;
+    // The index goes in place only now: what the run recorded is durable.
+    if let Err(e) = plan.finish(now) {
+        summary.row_index = format!("{}; row index not written: {e}", summary.row_index);
+    }
     Ok(summary)
 }
 

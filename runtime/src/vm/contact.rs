@@ -21,6 +21,8 @@ pub struct Contact {
     /// The line of its row in the contacts file (0 when not from a file):
     /// what a report about the contact names.
     pub line: u64,
+    /// The byte its row starts at in that file.
+    pub offset: u64,
 }
 
 impl Contact {
@@ -29,6 +31,7 @@ impl Contact {
             id: id.into(),
             fields: HashMap::default(),
             line: 0,
+            offset: 0,
         }
     }
 

@@ -67,25 +67,29 @@ pub struct Evaluator<'p> {
 /// contact instead of date arithmetic (most contacts have nothing due).
 #[derive(Default)]
 struct YearlyFilters {
-    window: Option<Window>,
-    by_rule: HashMap<(usize, usize), YearlyDays>,
+    /// By window and (flow, rule): a run uses two windows (its own and the
+    /// look-ahead of its row index) contact after contact.
+    by_rule: HashMap<(Window, usize, usize), YearlyDays>,
 }
 
 impl YearlyFilters {
+    /// Tables kept at most; a long simulation moves its window day by day.
+    const KEPT: usize = 256;
+
     fn may_be_due(
         &mut self,
         window: &Window,
-        rule: (usize, usize),
+        (flow, rule): (usize, usize),
         offset: Offset,
         leap_day: LeapDayRule,
         base: Date,
     ) -> bool {
-        if self.window != Some(*window) {
-            self.window = Some(*window);
+        let key = (*window, flow, rule);
+        if self.by_rule.len() >= Self::KEPT && !self.by_rule.contains_key(&key) {
             self.by_rule.clear();
         }
         self.by_rule
-            .entry(rule)
+            .entry(key)
             .or_insert_with(|| YearlyDays::new(window, offset, leap_day))
             .may_be_due(base)
     }
@@ -110,6 +114,37 @@ impl<'p> Evaluator<'p> {
         zone
     }
 
+    /// The first instant in `window` at which a rule is due for `contact`
+    /// from its row and `history` alone, without deciding anything (no
+    /// conditions run): `Err` lists the zones and dates it cannot use.
+    /// Follow-ups come after what they follow, so the first seed is the
+    /// first due. What the row index keeps per row.
+    pub fn first_due(
+        &mut self,
+        contact: &Contact,
+        history: &History,
+        window: &Window,
+    ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
+        let program = self.program;
+        let mut yearly = std::mem::take(&mut self.yearly);
+        let mut evaluation = Evaluation::default();
+        let seeded = seeded(
+            program,
+            &mut |name| self.zone(name),
+            &mut yearly,
+            contact,
+            history,
+            window,
+            &mut evaluation,
+        );
+        self.yearly = yearly;
+        let (_, queue) = seeded?;
+        Ok(match evaluation.problems.is_empty() {
+            true => Ok(queue.first().map(|c| c.instant)),
+            false => Err(evaluation.problems),
+        })
+    }
+
     /// Everything due for `contact` in `window`, in deterministic order.
     pub fn evaluate(
         &mut self,
@@ -132,15 +167,20 @@ impl<'p> Evaluator<'p> {
     }
 }
 
-fn evaluate_with(
-    program: &Program,
+/// The zone of each flow for the contact (`None`: unknown), and the
+/// occurrences of its rules in `window` that do not depend on other sends,
+/// in time order; unusable zones and dates are in `evaluation.problems`.
+type Seeded<'p> = (Vec<Option<(TimeZone, &'p str)>>, BTreeSet<Candidate>);
+
+fn seeded<'p>(
+    program: &'p Program,
     zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
     yearly: &mut YearlyFilters,
-    contact: &Contact,
+    contact: &'p Contact,
     history: &History,
     window: &Window,
-) -> Result<Evaluation, VmError> {
-    let mut evaluation = Evaluation::default();
+    evaluation: &mut Evaluation,
+) -> Result<Seeded<'p>, VmError> {
     let mut zones_of_flows: Vec<Option<(TimeZone, &str)>> = Vec::with_capacity(program.flows.len());
     let mut queue: BTreeSet<Candidate> = BTreeSet::new();
     for (f, flow) in program.flows.iter().enumerate() {
@@ -168,11 +208,32 @@ fn evaluate_with(
                 window,
                 yearly,
                 &mut queue,
-                &mut evaluation,
+                evaluation,
             )?;
         }
         zones_of_flows.push(Some(zone));
     }
+    Ok((zones_of_flows, queue))
+}
+
+fn evaluate_with(
+    program: &Program,
+    zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
+    yearly: &mut YearlyFilters,
+    contact: &Contact,
+    history: &History,
+    window: &Window,
+) -> Result<Evaluation, VmError> {
+    let mut evaluation = Evaluation::default();
+    let (zones_of_flows, mut queue) = seeded(
+        program,
+        zone_of,
+        yearly,
+        contact,
+        history,
+        window,
+        &mut evaluation,
+    )?;
 
     // Sends known and planned: conditions and follow-ups read them.
     // Feedback events (opens, clicks, redemptions) attach to the messages
