@@ -67,29 +67,36 @@ pub struct Evaluator<'p> {
 /// contact instead of date arithmetic (most contacts have nothing due).
 #[derive(Default)]
 struct YearlyFilters {
-    /// By window and (flow, rule): a run uses two windows (its own and the
-    /// look-ahead of its row index) contact after contact.
-    by_rule: HashMap<(Window, usize, usize), YearlyDays>,
+    /// By window, then by (flow, rule): a run uses two windows (its own and
+    /// the look-ahead of its row index) contact after contact.
+    windows: Vec<(Window, HashMap<(usize, usize), YearlyDays>)>,
 }
 
 impl YearlyFilters {
-    /// Tables kept at most; a long simulation moves its window day by day.
-    const KEPT: usize = 256;
+    /// Windows kept at most; a long simulation moves its window day by day.
+    const KEPT: usize = 8;
 
     fn may_be_due(
         &mut self,
         window: &Window,
-        (flow, rule): (usize, usize),
+        rule: (usize, usize),
         offset: Offset,
         leap_day: LeapDayRule,
         base: Date,
     ) -> bool {
-        let key = (*window, flow, rule);
-        if self.by_rule.len() >= Self::KEPT && !self.by_rule.contains_key(&key) {
-            self.by_rule.clear();
-        }
-        self.by_rule
-            .entry(key)
+        let at = match self.windows.iter().position(|(w, _)| w == window) {
+            Some(at) => at,
+            None => {
+                if self.windows.len() >= Self::KEPT {
+                    self.windows.remove(0);
+                }
+                self.windows.push((*window, HashMap::default()));
+                self.windows.len() - 1
+            }
+        };
+        self.windows[at]
+            .1
+            .entry(rule)
             .or_insert_with(|| YearlyDays::new(window, offset, leap_day))
             .may_be_due(base)
     }
