@@ -69,8 +69,10 @@ pub struct Evaluator<'p> {
 struct YearlyFilters {
     /// By window, then by (flow, rule): a run uses two windows (its own and
     /// the look-ahead of its row index) contact after contact.
-    windows: Vec<(Window, HashMap<(usize, usize), YearlyDays>)>,
+    windows: Vec<(Window, TablesByRule)>,
 }
+
+type TablesByRule = HashMap<(usize, usize), YearlyDays>;
 
 impl YearlyFilters {
     /// Windows kept at most; a long simulation moves its window day by day.
