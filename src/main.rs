@@ -7,6 +7,12 @@ mod lsp;
 
 use std::process::ExitCode;
 
+// mimalloc rather than the system allocator: a big file makes hundreds of
+// thousands of small allocations on several threads, and glibc grows each
+// thread's arena a few pages at a time (an mprotect and page faults per step).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Deeply nested input is refused by the parser, but the checker and
     // renderer recurse too: give them room rather than risk the 8 MiB
