@@ -2,24 +2,16 @@
 //! only the rows that can be due, and sends exactly what a run reading
 //! every row sends, across a changed file, a bad zone and a deleted index.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const BIN: &str = env!("CARGO_BIN_EXE_flowc");
+use support::{temp_dir, text, ROOT};
 
 fn flowc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("FLOWC_TZDIR")
-        .output()
-        .expect("flowc runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::flowc(dir, args, &[])
 }
 
 /// 400 contacts of the birthday example: birthdays spread over the days
@@ -54,9 +46,7 @@ fn contacts() -> String {
 }
 
 fn project(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowc-rows-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir(&format!("rows-{name}"));
     let example = Path::new(ROOT).join("examples/birthday");
     let built = flowc(&dir, &["build", example.to_str().unwrap(), "-o", "b.flowb"]);
     assert!(built.status.success(), "{}", text(&built.stderr));

@@ -7,34 +7,23 @@
 //! recent activity can make something due, and this test fails if that
 //! selection misses one.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use flowc_runtime::state::{SqliteState, StateStore};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const BIN: &str = env!("CARGO_BIN_EXE_flowc");
+use support::{temp_dir, text, ROOT};
 
 fn flowc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("FLOWC_TZDIR")
-        .output()
-        .expect("flowc runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::flowc(dir, args, &[])
 }
 
 type Send = (String, String, String, String);
 
 fn project(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("flowc-same-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir(&format!("same-{name}"));
     let example = Path::new(ROOT).join("examples/pressure");
     let built = flowc(&dir, &["build", example.to_str().unwrap(), "-o", "p.flowb"]);
     assert!(built.status.success(), "{}", text(&built.stderr));
