@@ -233,8 +233,10 @@ pub fn run<R: Read + Seek>(
                 summary.rows_read += 1;
                 let need_state = match (&row, &window, &candidates) {
                     (Ok(contact), Some(window), Some(candidates)) => {
+                        // Seeds only: a rule due from the row alone, or a
+                        // zone or date the VM cannot use, needs the state.
                         let from_row = evaluator
-                            .evaluate(contact, &no_history, window)
+                            .first_due(contact, &no_history, window)
                             .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?;
                         candidates.need_state(&contact.id, &from_row)
                     }
