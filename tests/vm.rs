@@ -493,3 +493,68 @@ fn quiet_hours_hold_a_send_to_the_morning_or_miss_it_past_its_day() {
     };
     assert_eq!(actions[0].skipped, None);
 }
+
+/// The row index's bound: never later than the first instant really due
+/// from the row (an early read costs little, a late one loses a send), and
+/// "nothing" only when nothing is due.
+#[test]
+fn the_first_due_bound_is_never_after_the_first_due() {
+    use flowc_runtime::vm::Evaluator;
+    let program = compile(
+        "flow a {\n  send_at: 23:30\n  r1: when birthday - 15d send one\n  r2: on birthday + 1mo at 00:15 send two\n  r3: on anniversary of birthday as n if n % 5 == 0 send three\n}\n\
+         flow b {\n  r4: on birthday + 2w send four\n  r5: on 2027-03-01 send five\n}\n",
+    );
+    let zones = ZoneDb::bundled();
+    let mut evaluator = Evaluator::new(&program, &zones);
+    let places = [
+        "Pacific/Kiritimati",
+        "Etc/GMT+12",
+        "America/Vancouver",
+        "Europe/Paris",
+        "Australia/Lord_Howe",
+        "Asia/Kathmandu",
+        "America/Santiago",
+    ];
+    let origins = [
+        "2026-12-31T10:00:00Z",
+        "2027-02-26T23:00:00Z",
+        "2027-03-14T07:45:00Z",
+        "2027-12-20T00:00:00Z",
+        "2028-02-28T13:00:00Z",
+    ];
+    let horizons = [1, 7, 31, 366];
+    let (mut compared, mut found) = (0, 0);
+    let mut day = date(1971, 1, 1);
+    for i in 0..900 {
+        // Every month-day over the runs of the loop, 29 February included.
+        day = day.checked_add(jiff::Span::new().days(41)).unwrap();
+        let contact = Contact::new(format!("c{i}"))
+            .with("time_zone", Value::Text(places[i % places.len()].into()))
+            .with("birthday", Value::Date(day));
+        let from = ts(origins[i % origins.len()]);
+        let days = horizons[i % horizons.len()];
+        let to = from
+            .checked_add(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap();
+        let w = Window::new(from, to).unwrap();
+        let exact = evaluator
+            .first_due(&contact, &History::default(), &w)
+            .unwrap()
+            .unwrap();
+        let bound = evaluator.first_due_bound(&contact, &w).unwrap().unwrap();
+        compared += 1;
+        match (exact, bound) {
+            (Some(exact), Some(bound)) => {
+                found += 1;
+                assert!(
+                    bound <= exact,
+                    "{day} in {}: bound {bound} after {exact}",
+                    places[i % places.len()]
+                );
+            }
+            (Some(exact), None) => panic!("{day}: due at {exact}, the bound says nothing is"),
+            (None, _) => {}
+        }
+    }
+    assert!(found > 200, "the windows hold dues: {found} of {compared}");
+}

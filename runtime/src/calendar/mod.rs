@@ -69,7 +69,7 @@ pub use one_shot::{
 };
 pub use recurring::{
     anniversary_occurrence, anniversary_occurrences, yearly_occurrence, yearly_occurrences,
-    YearlyDays,
+    YearlyDays, YearlyFirstDates,
 };
 pub use window::Window;
 pub use yearly::{check_month_day, days_in_month, yearly_date, LeapDayRule};

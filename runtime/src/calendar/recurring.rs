@@ -224,6 +224,68 @@ impl YearlyDays {
     }
 }
 
+/// For a window, per month-day: the earliest local date on which a yearly
+/// occurrence (moved by a day-or-longer offset) can be due in it. The row
+/// index keeps, per contact, a lower bound of its next due instant: this
+/// table gives it from a lookup instead of zone arithmetic per contact.
+///
+/// The date is never later than the local date of the first occurrence
+/// really due in the window (a property test checks it); "none" only when
+/// no occurrence can be due in it.
+#[derive(Clone, Debug)]
+pub struct YearlyFirstDates {
+    /// Index `month * 32 + day`; `None` in `dates` when the table is not
+    /// built (an offset under a day, a window of many years).
+    dates: Option<Vec<Option<Date>>>,
+}
+
+impl YearlyFirstDates {
+    pub fn new(window: &Window, offset: Offset, leap_rule: LeapDayRule) -> YearlyFirstDates {
+        let unknown = YearlyFirstDates { dates: None };
+        if offset.is_sub_day() || offset.to_span().is_err() {
+            return unknown;
+        }
+        let Some((first, last)) = candidate_years(window, &offset) else {
+            return YearlyFirstDates {
+                dates: Some(vec![None; 13 * 32]),
+            };
+        };
+        if i32::from(last) - i32::from(first) >= YearlyDays::MAX_YEARS {
+            return unknown;
+        }
+        let near = (
+            add_days_saturating(utc_date(window.start()), -WINDOW_MARGIN_DAYS),
+            add_days_saturating(utc_date(window.end()), WINDOW_MARGIN_DAYS),
+        );
+        let mut dates = vec![None; 13 * 32];
+        for month in 1..=12i8 {
+            for day in 1..=31i8 {
+                let mut earliest: Option<Date> = None;
+                for year in first..=last {
+                    match yearly_date(month, day, year, leap_rule)
+                        .and_then(|d| offset.apply_to_date(d))
+                    {
+                        Ok(d) if d < near.0 || d > near.1 => {}
+                        Ok(d) => earliest = Some(earliest.map_or(d, |e| e.min(d))),
+                        // Not computable here: the lowest date there is.
+                        Err(_) => earliest = Some(Date::MIN),
+                    }
+                }
+                dates[month as usize * 32 + day as usize] = earliest;
+            }
+        }
+        YearlyFirstDates { dates: Some(dates) }
+    }
+
+    /// `None`: the table does not know (compute the occurrences);
+    /// `Some(None)`: nothing can be due in the window; `Some(Some(date))`:
+    /// no occurrence is due in the window before that local date.
+    pub fn first_date(&self, base: Date) -> Option<Option<Date>> {
+        let dates = self.dates.as_ref()?;
+        Some(dates[base.month() as usize * 32 + base.day() as usize])
+    }
+}
+
 /// The range of base-date years whose occurrence could be due in `window`
 /// when moved by `offset`; `None` for an empty window.
 fn candidate_years(window: &Window, offset: &Offset) -> Option<(i16, i16)> {

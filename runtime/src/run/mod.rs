@@ -245,7 +245,7 @@ pub fn run<R: Read + Seek>(
                 if let (true, Some(lookahead)) = (plan.wants_entries(), &lookahead) {
                     let first_due = match &row {
                         Ok(contact) => evaluator
-                            .first_due(contact, &no_history, lookahead)
+                            .first_due_bound(contact, lookahead)
                             .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?
                             .ok(),
                         Err(_) => None,

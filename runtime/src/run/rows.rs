@@ -14,9 +14,10 @@ use crate::calendar::Window;
 use crate::input::{ContactReader, RowError};
 use crate::vm::Contact;
 
-/// How far ahead a row's next due instant is looked for. Rows with nothing
-/// due that soon are read again when the horizon has passed.
-pub(super) const HORIZON: SignedDuration = SignedDuration::from_hours(31 * 24);
+/// How far ahead a row's next due instant is looked for: a year, so that
+/// every yearly rule has its next occurrence in it. Rows with nothing due
+/// that soon are read again when the horizon has passed.
+pub(super) const HORIZON: SignedDuration = SignedDuration::from_hours(366 * 24);
 
 /// Where the row index of a run's contacts file lives.
 #[derive(Clone, Debug)]
@@ -136,8 +137,9 @@ impl Plan {
         !matches!(self, Plan::Without)
     }
 
-    /// Records a row as read: `first_due` is the first instant the VM
-    /// found due for it from its row alone after the window (`None` for a
+    /// Records a row as read: `first_due` is a lower bound of the first
+    /// instant the VM finds due for it from its row alone after the window
+    /// (`Evaluator::first_due_bound`; `None` for a
     /// row that is not a contact, or whose zone or dates the VM cannot
     /// use; such rows are read by every run).
     pub(super) fn row(

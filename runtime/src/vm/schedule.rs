@@ -18,7 +18,8 @@ use crate::bytecode::{
 };
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
-    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays, ZoneDb,
+    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays,
+    YearlyFirstDates, ZoneDb,
 };
 
 /// A rule occurrence waiting to be evaluated.
@@ -60,32 +61,35 @@ pub struct Evaluator<'p> {
     zones: &'p ZoneDb,
     resolved: HashMap<String, Option<TimeZone>>,
     yearly: YearlyFilters,
+    first_dates: WindowTables<YearlyFirstDates>,
 }
 
 /// For each yearly or anniversary rule, the month-days that may be due in
 /// the window being evaluated: built once per window, then one lookup per
 /// contact instead of date arithmetic (most contacts have nothing due).
-#[derive(Default)]
-struct YearlyFilters {
-    /// By window, then by (flow, rule): a run uses two windows (its own and
-    /// the look-ahead of its row index) contact after contact.
-    windows: Vec<(Window, TablesByRule)>,
+/// Tables built once per window and rule, then looked up contact after
+/// contact: a run uses two windows (its own and the look-ahead of its row
+/// index); a long simulation moves its window day by day.
+struct WindowTables<T> {
+    windows: Vec<(Window, ByRule<T>)>,
 }
 
-type TablesByRule = HashMap<(usize, usize), YearlyDays>;
+/// By (flow, rule).
+type ByRule<T> = HashMap<(usize, usize), T>;
 
-impl YearlyFilters {
-    /// Windows kept at most; a long simulation moves its window day by day.
+impl<T> Default for WindowTables<T> {
+    fn default() -> WindowTables<T> {
+        WindowTables {
+            windows: Vec::new(),
+        }
+    }
+}
+
+impl<T> WindowTables<T> {
+    /// Windows kept at most.
     const KEPT: usize = 8;
 
-    fn may_be_due(
-        &mut self,
-        window: &Window,
-        rule: (usize, usize),
-        offset: Offset,
-        leap_day: LeapDayRule,
-        base: Date,
-    ) -> bool {
+    fn get(&mut self, window: &Window, rule: (usize, usize), build: impl FnOnce() -> T) -> &T {
         let at = match self.windows.iter().position(|(w, _)| w == window) {
             Some(at) => at,
             None => {
@@ -96,10 +100,28 @@ impl YearlyFilters {
                 self.windows.len() - 1
             }
         };
-        self.windows[at]
-            .1
-            .entry(rule)
-            .or_insert_with(|| YearlyDays::new(window, offset, leap_day))
+        self.windows[at].1.entry(rule).or_insert_with(build)
+    }
+}
+
+/// For each yearly or anniversary rule, the month-days that may be due in
+/// the window being evaluated.
+#[derive(Default)]
+struct YearlyFilters {
+    tables: WindowTables<YearlyDays>,
+}
+
+impl YearlyFilters {
+    fn may_be_due(
+        &mut self,
+        window: &Window,
+        rule: (usize, usize),
+        offset: Offset,
+        leap_day: LeapDayRule,
+        base: Date,
+    ) -> bool {
+        self.tables
+            .get(window, rule, || YearlyDays::new(window, offset, leap_day))
             .may_be_due(base)
     }
 }
@@ -111,6 +133,7 @@ impl<'p> Evaluator<'p> {
             zones,
             resolved: HashMap::default(),
             yearly: YearlyFilters::default(),
+            first_dates: WindowTables::default(),
         }
     }
 
@@ -150,6 +173,107 @@ impl<'p> Evaluator<'p> {
         let (_, queue) = seeded?;
         Ok(match evaluation.problems.is_empty() {
             true => Ok(queue.first().map(|c| c.instant)),
+            false => Err(evaluation.problems),
+        })
+    }
+
+    /// A lower bound of [`Evaluator::first_due`] with an empty history:
+    /// never later than the first instant really due from the row in
+    /// `window`, `None` only when nothing is. Yearly and anniversary rules
+    /// on date fields look the month-day up in a table built once per
+    /// window (the earliest local date, minus the widest zone offset);
+    /// other rules are seeded exactly. What the row index keeps per row:
+    /// reading a row early costs little, reading it late would lose a send.
+    pub fn first_due_bound(
+        &mut self,
+        contact: &Contact,
+        window: &Window,
+    ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
+        let program = self.program;
+        let no_history = History::default();
+        let mut evaluation = Evaluation::default();
+        let mut bound: Option<Timestamp> = None;
+        let mut earliest = |t: Timestamp| bound = Some(bound.map_or(t, |b| b.min(t)));
+        // Near the window's start, the exact instant: a row due soon is then
+        // read once, not by each run of the two days a bound by date leaves.
+        let near = TimeZone::UTC
+            .to_datetime(window.start())
+            .date()
+            .checked_add(jiff::Span::new().days(3))
+            .unwrap_or(Date::MAX);
+        for (f, flow) in program.flows.iter().enumerate() {
+            let zone = match contact_zone(program, flow, contact, &mut |name| self.zone(name)) {
+                Ok((zone, _)) => zone,
+                Err(name) => {
+                    evaluation.problems.push(ContactProblem::UnknownZone {
+                        flow: program.string(flow.name).to_string(),
+                        zone: name,
+                    });
+                    continue;
+                }
+            };
+            for (r, rule) in flow.rules.iter().enumerate() {
+                let yearly = match &rule.trigger {
+                    TriggerCode::Date {
+                        field,
+                        yearly: true,
+                        offset,
+                    }
+                    | TriggerCode::Anniversary { field, offset } => Some((field, offset)),
+                    TriggerCode::Date { .. } | TriggerCode::FixedDate { .. } => None,
+                    // Nothing with an empty history.
+                    _ => continue,
+                };
+                if let Some((field, offset)) = yearly {
+                    if let Value::Date(base) = contact.field(program.string(*field)) {
+                        let table = self.first_dates.get(window, (f, r), || {
+                            YearlyFirstDates::new(window, *offset, flow.leap_day)
+                        });
+                        match table.first_date(*base) {
+                            Some(None) => continue,
+                            Some(Some(date)) if date > near => {
+                                // Local midnight of that date on the
+                                // earliest clock on Earth, with a margin.
+                                let instant = date
+                                    .to_zoned(TimeZone::UTC)
+                                    .ok()
+                                    .and_then(|z| {
+                                        z.timestamp()
+                                            .checked_sub(jiff::SignedDuration::from_hours(26))
+                                            .ok()
+                                    })
+                                    .unwrap_or(Timestamp::MIN);
+                                earliest(instant);
+                                continue;
+                            }
+                            Some(Some(_)) | None => {}
+                        }
+                    }
+                }
+                let mut queue = BTreeSet::new();
+                let mut yearly_filters = std::mem::take(&mut self.yearly);
+                let seeded = seeds(
+                    program,
+                    flow,
+                    (f, r),
+                    rule,
+                    contact,
+                    &no_history,
+                    &zone,
+                    window,
+                    &mut yearly_filters,
+                    &mut queue,
+                    &mut evaluation,
+                );
+                self.yearly = yearly_filters;
+                seeded?;
+                if let Some(first) = queue.first() {
+                    earliest(first.instant);
+                }
+            }
+        }
+        Ok(match evaluation.problems.is_empty() {
+            true => Ok(bound),
             false => Err(evaluation.problems),
         })
     }
