@@ -10,8 +10,11 @@
 //! rule, occurrence) is not due again.
 
 mod contact;
+mod decide;
 mod eval;
+mod first_due;
 mod schedule;
+mod tables;
 mod value;
 
 pub use contact::{Contact, Event, FieldChange, History, SentMessage};

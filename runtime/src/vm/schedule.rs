@@ -10,22 +10,21 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::contact::{Contact, Event, History, SentMessage};
+use super::decide::decide;
 use super::eval::{run, Budget, Scope, INSTRUCTION_BUDGET};
+use super::tables::{WindowTables, YearlyFilters};
 use super::value::Value;
-use super::{Action, ContactProblem, Due, Evaluation, Outcome, Planned, Skip, VmError, DUE_BUDGET};
-use crate::bytecode::{
-    ActionCode, Code, FlowCode, Lateness, Program, Reentry, RuleCode, TriggerCode,
-};
+use super::{Action, ContactProblem, Due, Evaluation, Outcome, Skip, VmError, DUE_BUDGET};
+use crate::bytecode::{Code, FlowCode, Lateness, Program, RuleCode, TriggerCode};
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
-    yearly_occurrences, LeapDayRule, Occurrence, OccurrenceKey, Offset, Window, YearlyDays,
-    YearlyFirstDates, ZoneDb,
+    yearly_occurrences, Occurrence, OccurrenceKey, Offset, Window, YearlyFirstDates, ZoneDb,
 };
 
 /// A rule occurrence waiting to be evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Candidate {
-    instant: Timestamp,
+pub(super) struct Candidate {
+    pub(super) instant: Timestamp,
     /// The flow's place in the policy's priorities: at one instant, the
     /// higher priority goes first (and so is the one a cap lets through).
     rank: usize,
@@ -57,73 +56,11 @@ pub fn evaluate(
 /// Evaluates one program for contact after contact, remembering the zones
 /// it resolved (there are a few hundred; contacts are millions).
 pub struct Evaluator<'p> {
-    program: &'p Program,
+    pub(super) program: &'p Program,
     zones: &'p ZoneDb,
     resolved: HashMap<String, Option<TimeZone>>,
-    yearly: YearlyFilters,
-    first_dates: WindowTables<YearlyFirstDates>,
-}
-
-/// For each yearly or anniversary rule, the month-days that may be due in
-/// the window being evaluated: built once per window, then one lookup per
-/// contact instead of date arithmetic (most contacts have nothing due).
-/// Tables built once per window and rule, then looked up contact after
-/// contact: a run uses two windows (its own and the look-ahead of its row
-/// index); a long simulation moves its window day by day.
-struct WindowTables<T> {
-    windows: Vec<(Window, ByRule<T>)>,
-}
-
-/// By (flow, rule).
-type ByRule<T> = HashMap<(usize, usize), T>;
-
-impl<T> Default for WindowTables<T> {
-    fn default() -> WindowTables<T> {
-        WindowTables {
-            windows: Vec::new(),
-        }
-    }
-}
-
-impl<T> WindowTables<T> {
-    /// Windows kept at most.
-    const KEPT: usize = 8;
-
-    fn get(&mut self, window: &Window, rule: (usize, usize), build: impl FnOnce() -> T) -> &T {
-        let at = match self.windows.iter().position(|(w, _)| w == window) {
-            Some(at) => at,
-            None => {
-                if self.windows.len() >= Self::KEPT {
-                    self.windows.remove(0);
-                }
-                self.windows.push((*window, HashMap::default()));
-                self.windows.len() - 1
-            }
-        };
-        self.windows[at].1.entry(rule).or_insert_with(build)
-    }
-}
-
-/// For each yearly or anniversary rule, the month-days that may be due in
-/// the window being evaluated.
-#[derive(Default)]
-struct YearlyFilters {
-    tables: WindowTables<YearlyDays>,
-}
-
-impl YearlyFilters {
-    fn may_be_due(
-        &mut self,
-        window: &Window,
-        rule: (usize, usize),
-        offset: Offset,
-        leap_day: LeapDayRule,
-        base: Date,
-    ) -> bool {
-        self.tables
-            .get(window, rule, || YearlyDays::new(window, offset, leap_day))
-            .may_be_due(base)
-    }
+    pub(super) yearly: YearlyFilters,
+    pub(super) first_dates: WindowTables<YearlyFirstDates>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -137,145 +74,13 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    fn zone(&mut self, name: &str) -> Option<TimeZone> {
+    pub(super) fn zone(&mut self, name: &str) -> Option<TimeZone> {
         if let Some(zone) = self.resolved.get(name) {
             return zone.clone();
         }
         let zone = self.zones.get(name).ok();
         self.resolved.insert(name.to_string(), zone.clone());
         zone
-    }
-
-    /// The first instant in `window` at which a rule is due for `contact`
-    /// from its row and `history` alone, without deciding anything (no
-    /// conditions run): `Err` lists the zones and dates it cannot use.
-    /// Follow-ups come after what they follow, so the first seed is the
-    /// first due. What the row index keeps per row.
-    pub fn first_due(
-        &mut self,
-        contact: &Contact,
-        history: &History,
-        window: &Window,
-    ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
-        let program = self.program;
-        let mut yearly = std::mem::take(&mut self.yearly);
-        let mut evaluation = Evaluation::default();
-        let seeded = seeded(
-            program,
-            &mut |name| self.zone(name),
-            &mut yearly,
-            contact,
-            history,
-            window,
-            &mut evaluation,
-        );
-        self.yearly = yearly;
-        let (_, queue) = seeded?;
-        Ok(match evaluation.problems.is_empty() {
-            true => Ok(queue.first().map(|c| c.instant)),
-            false => Err(evaluation.problems),
-        })
-    }
-
-    /// A lower bound of [`Evaluator::first_due`] with an empty history:
-    /// never later than the first instant really due from the row in
-    /// `window`, `None` only when nothing is. Yearly and anniversary rules
-    /// on date fields look the month-day up in a table built once per
-    /// window (the earliest local date, minus the widest zone offset);
-    /// other rules are seeded exactly. What the row index keeps per row:
-    /// reading a row early costs little, reading it late would lose a send.
-    pub fn first_due_bound(
-        &mut self,
-        contact: &Contact,
-        window: &Window,
-    ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
-        let program = self.program;
-        let no_history = History::default();
-        let mut evaluation = Evaluation::default();
-        let mut bound: Option<Timestamp> = None;
-        let mut earliest = |t: Timestamp| bound = Some(bound.map_or(t, |b| b.min(t)));
-        // Near the window's start, the exact instant: a row due soon is then
-        // read once, not by each run of the two days a bound by date leaves.
-        let near = TimeZone::UTC
-            .to_datetime(window.start())
-            .date()
-            .checked_add(jiff::Span::new().days(3))
-            .unwrap_or(Date::MAX);
-        for (f, flow) in program.flows.iter().enumerate() {
-            let zone = match contact_zone(program, flow, contact, &mut |name| self.zone(name)) {
-                Ok((zone, _)) => zone,
-                Err(name) => {
-                    evaluation.problems.push(ContactProblem::UnknownZone {
-                        flow: program.string(flow.name).to_string(),
-                        zone: name,
-                    });
-                    continue;
-                }
-            };
-            for (r, rule) in flow.rules.iter().enumerate() {
-                let yearly = match &rule.trigger {
-                    TriggerCode::Date {
-                        field,
-                        yearly: true,
-                        offset,
-                    }
-                    | TriggerCode::Anniversary { field, offset } => Some((field, offset)),
-                    TriggerCode::Date { .. } | TriggerCode::FixedDate { .. } => None,
-                    // Nothing with an empty history.
-                    _ => continue,
-                };
-                if let Some((field, offset)) = yearly {
-                    if let Value::Date(base) = contact.field(program.string(*field)) {
-                        let table = self.first_dates.get(window, (f, r), || {
-                            YearlyFirstDates::new(window, *offset, flow.leap_day)
-                        });
-                        match table.first_date(*base) {
-                            Some(None) => continue,
-                            Some(Some(date)) if date > near => {
-                                // Local midnight of that date on the
-                                // earliest clock on Earth, with a margin.
-                                let instant = date
-                                    .to_zoned(TimeZone::UTC)
-                                    .ok()
-                                    .and_then(|z| {
-                                        z.timestamp()
-                                            .checked_sub(jiff::SignedDuration::from_hours(26))
-                                            .ok()
-                                    })
-                                    .unwrap_or(Timestamp::MIN);
-                                earliest(instant);
-                                continue;
-                            }
-                            Some(Some(_)) | None => {}
-                        }
-                    }
-                }
-                let mut queue = BTreeSet::new();
-                let mut yearly_filters = std::mem::take(&mut self.yearly);
-                let seeded = seeds(
-                    program,
-                    flow,
-                    (f, r),
-                    rule,
-                    contact,
-                    &no_history,
-                    &zone,
-                    window,
-                    &mut yearly_filters,
-                    &mut queue,
-                    &mut evaluation,
-                );
-                self.yearly = yearly_filters;
-                seeded?;
-                if let Some(first) = queue.first() {
-                    earliest(first.instant);
-                }
-            }
-        }
-        Ok(match evaluation.problems.is_empty() {
-            true => Ok(bound),
-            false => Err(evaluation.problems),
-        })
     }
 
     /// Everything due for `contact` in `window`, in deterministic order.
@@ -303,9 +108,9 @@ impl<'p> Evaluator<'p> {
 /// The zone of each flow for the contact (`None`: unknown), and the
 /// occurrences of its rules in `window` that do not depend on other sends,
 /// in time order; unusable zones and dates are in `evaluation.problems`.
-type Seeded<'p> = (Vec<Option<(TimeZone, &'p str)>>, BTreeSet<Candidate>);
+pub(super) type Seeded<'p> = (Vec<Option<(TimeZone, &'p str)>>, BTreeSet<Candidate>);
 
-fn seeded<'p>(
+pub(super) fn seeded<'p>(
     program: &'p Program,
     zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
     yearly: &mut YearlyFilters,
@@ -595,7 +400,7 @@ fn with_feedback(mut sent: SentMessage, events: &[Event]) -> SentMessage {
 
 /// The contact's zone for a flow: its zone field, else the flow's default.
 /// `Err` carries a zone name the database does not know.
-fn contact_zone<'a>(
+pub(super) fn contact_zone<'a>(
     program: &'a Program,
     flow: &FlowCode,
     contact: &'a Contact,
@@ -653,7 +458,7 @@ fn candidate(
 
 /// The candidates of one rule that do not depend on other sends.
 #[allow(clippy::too_many_arguments)]
-fn seeds(
+pub(super) fn seeds(
     program: &Program,
     flow: &FlowCode,
     (f, r): (usize, usize),
@@ -926,172 +731,4 @@ fn follow_ups(
             queue.insert(candidate(program, f, r, message.occurrence.clone(), &o));
         }
     }
-}
-
-/// What a due rule does: audience, re-entry, condition, then each action.
-fn decide(
-    scope: &Scope,
-    rule: &RuleCode,
-    history: &History,
-    budget: &mut Budget,
-) -> Result<Outcome, VmError> {
-    let flow_name = scope.program.string(scope.flow.name);
-    if history
-        .exits
-        .iter()
-        .any(|(f, at)| f == flow_name && *at <= scope.now)
-    {
-        return Ok(Outcome::Skipped(Skip::Exited));
-    }
-    let earlier_occurrence = |within: Option<Offset>| {
-        scope.messages.iter().any(|m| {
-            m.flow == flow_name
-                && m.occurrence != scope.occurrence
-                && m.at <= scope.now
-                && within.is_none_or(|w| {
-                    Offset::new(-w.amount, w.unit)
-                        .apply_to_instant(scope.now, &TimeZone::UTC)
-                        .is_ok_and(|from| m.at >= from)
-                })
-        })
-    };
-    let reentry_blocked = match scope.flow.reentry {
-        Reentry::Once => false,
-        Reentry::Never => earlier_occurrence(None),
-        Reentry::After(period) => earlier_occurrence(Some(period)),
-    };
-    if reentry_blocked {
-        return Ok(Outcome::Skipped(Skip::Reentry));
-    }
-    if let Some(audience) = &scope.flow.audience {
-        if !run(audience, scope, budget)?.truthy() {
-            return Ok(Outcome::Skipped(Skip::Audience));
-        }
-    }
-    if let Some(condition) = &rule.condition {
-        if !run(condition, scope, budget)?.truthy() {
-            return Ok(Outcome::Skipped(Skip::Condition));
-        }
-    }
-    let mut planned = Vec::with_capacity(rule.actions.len());
-    let text = |code: &Option<Code>, budget: &mut Budget| -> Result<Option<String>, VmError> {
-        code.as_ref()
-            .map(|c| run(c, scope, budget).map(|v| v.to_text()))
-            .transpose()
-    };
-    for action in &rule.actions {
-        let (action, skipped) = match action {
-            ActionCode::Send {
-                channel,
-                template,
-                sender,
-                coupon,
-                vars,
-                ..
-            } => {
-                let consent = super::eval::consents_for(scope, *channel);
-                let action = Action::Send {
-                    channel: *channel,
-                    template: scope.program.string(*template).to_string(),
-                    sender: text(sender, budget)?,
-                    coupon: *coupon,
-                    vars: values(scope, vars, budget)?,
-                    redemption: redemption(scope),
-                };
-                (action, (!consent).then_some(Skip::NoConsent(*channel)))
-            }
-            ActionCode::Task {
-                kind,
-                assignee,
-                note,
-                due,
-                ..
-            } => (
-                Action::Task {
-                    kind: scope.program.string(*kind).to_string(),
-                    assignee: text(assignee, budget)?,
-                    note: text(note, budget)?,
-                    due: *due,
-                },
-                None,
-            ),
-            ActionCode::Webhook { name, vars, .. } => (
-                Action::Webhook {
-                    name: scope.program.string(*name).to_string(),
-                    vars: values(scope, vars, budget)?,
-                },
-                None,
-            ),
-            ActionCode::SetField { field, value, .. } => (
-                Action::SetField {
-                    field: scope.program.string(*field).to_string(),
-                    value: run(value, scope, budget)?,
-                },
-                None,
-            ),
-            ActionCode::Tag { value, .. } => {
-                (Action::Tag(run(value, scope, budget)?.to_text()), None)
-            }
-            ActionCode::Untag { value, .. } => {
-                (Action::Untag(run(value, scope, budget)?.to_text()), None)
-            }
-            ActionCode::Exit { .. } => (Action::Exit, None),
-        };
-        planned.push(Planned { action, skipped });
-    }
-    Ok(Outcome::Planned(planned))
-}
-
-fn values(
-    scope: &Scope,
-    vars: &[(u32, Code)],
-    budget: &mut Budget,
-) -> Result<Vec<(String, Value)>, VmError> {
-    vars.iter()
-        .map(|(name, code)| {
-            Ok((
-                scope.program.string(*name).to_string(),
-                run(code, scope, budget)?,
-            ))
-        })
-        .collect()
-}
-
-/// The latest redemption, by now, of a coupon this flow issued for this
-/// occurrence: a `redeemed` event naming the flow (and the occurrence, when
-/// it says one), after this occurrence's first message of the flow.
-fn redemption(scope: &Scope) -> Vec<(String, Value)> {
-    let flow = scope.program.string(scope.flow.name);
-    let since = scope
-        .messages
-        .iter()
-        .filter(|m| m.flow == flow && m.occurrence == scope.occurrence)
-        .map(|m| m.at)
-        .min()
-        .unwrap_or(Timestamp::MIN);
-    let text = |e: &Event, key: &str| match e.attributes.get(key) {
-        Some(Value::Text(t)) => Some(t.clone()),
-        _ => None,
-    };
-    let mut found: Option<&Event> = None;
-    for event in scope.events {
-        let names_it = event.kind == "redeemed"
-            && event.at <= scope.now
-            && event.at >= since
-            && text(event, "flow").as_deref() == Some(flow)
-            && text(event, "occurrence").is_none_or(|o| o == scope.occurrence);
-        if names_it && found.is_none_or(|f| f.at <= event.at) {
-            found = Some(event);
-        }
-    }
-    let mut attributes: Vec<(String, Value)> = found
-        .map(|e| {
-            e.attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    attributes.sort_by(|a, b| a.0.cmp(&b.0));
-    attributes
 }
