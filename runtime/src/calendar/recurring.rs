@@ -234,9 +234,23 @@ impl YearlyDays {
 /// no occurrence can be due in it.
 #[derive(Clone, Debug)]
 pub struct YearlyFirstDates {
-    /// Index `month * 32 + day`; `None` in `dates` when the table is not
+    /// Index `month * 32 + day`: the date, and the earliest instant of
+    /// that local date anywhere on Earth. `None` when the table is not
     /// built (an offset under a day, a window of many years).
-    dates: Option<Vec<Option<Date>>>,
+    dates: Option<Vec<Option<(Date, Timestamp)>>>,
+}
+
+/// The earliest instant at which `date` is the local date somewhere: its
+/// midnight in UTC minus the widest offset jiff allows (under 26 hours).
+fn earliest_instant_of(date: Date) -> Timestamp {
+    date.to_zoned(TimeZone::UTC)
+        .ok()
+        .and_then(|z| {
+            z.timestamp()
+                .checked_sub(jiff::SignedDuration::from_hours(26))
+                .ok()
+        })
+        .unwrap_or(Timestamp::MIN)
 }
 
 impl YearlyFirstDates {
@@ -271,16 +285,18 @@ impl YearlyFirstDates {
                         Err(_) => earliest = Some(Date::MIN),
                     }
                 }
-                dates[month as usize * 32 + day as usize] = earliest;
+                dates[month as usize * 32 + day as usize] =
+                    earliest.map(|d| (d, earliest_instant_of(d)));
             }
         }
         YearlyFirstDates { dates: Some(dates) }
     }
 
     /// `None`: the table does not know (compute the occurrences);
-    /// `Some(None)`: nothing can be due in the window; `Some(Some(date))`:
-    /// no occurrence is due in the window before that local date.
-    pub fn first_date(&self, base: Date) -> Option<Option<Date>> {
+    /// `Some(None)`: nothing can be due in the window; `Some(Some((date,
+    /// instant)))`: no occurrence is due in the window before that local
+    /// date, nor before that instant.
+    pub fn first_date(&self, base: Date) -> Option<Option<(Date, Timestamp)>> {
         let dates = self.dates.as_ref()?;
         Some(dates[base.month() as usize * 32 + base.day() as usize])
     }

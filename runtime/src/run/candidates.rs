@@ -20,7 +20,7 @@ use super::RunError;
 use crate::bytecode::{Program, TriggerCode};
 use crate::calendar::{Offset, Window};
 use crate::state::{Activity, StateStore};
-use crate::vm::{ContactProblem, Event};
+use crate::vm::{Event, RowDues};
 
 /// Days added to every bound: zone offsets (under 26 hours), send times
 /// later in the local day, a day moved by a gap, and one to spare.
@@ -104,15 +104,13 @@ impl Candidates {
         Ok(Candidates { every: false, ids })
     }
 
-    /// Whether `contact`'s state must be read, given the first rule the
-    /// VM found due for it in the window from its row alone (an empty
-    /// history), or the zones and dates it could not use.
-    pub(super) fn need_state(
-        &self,
-        contact: &str,
-        from_row: &Result<Option<Timestamp>, Vec<ContactProblem>>,
-    ) -> bool {
-        self.every || !matches!(from_row, Ok(None)) || self.ids.contains(&id_hash(contact))
+    /// Whether `contact`'s state must be read, given what the VM found due
+    /// for it from its row alone (an empty history).
+    pub(super) fn need_state(&self, contact: &str, from_row: &RowDues) -> bool {
+        self.every
+            || from_row.in_window
+            || !from_row.problems.is_empty()
+            || self.ids.contains(&id_hash(contact))
     }
 
     /// Whether the store named the contact whose id has this hash, or

@@ -221,7 +221,6 @@ pub fn run<R: Read + Seek>(
         let end = w.end().checked_add(rows::HORIZON).unwrap_or(Timestamp::MAX);
         Window::new(w.end(), end).ok()
     });
-    let no_history = History::default();
     let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
     let mut prefetched = HashMap::new();
     let mut seen_in_chunk = std::collections::HashSet::new();
@@ -231,26 +230,31 @@ pub fn run<R: Read + Seek>(
             // only those have their state read (see `candidates.rs`).
             for row in rows.by_ref().take(CONTACT_CHUNK) {
                 summary.rows_read += 1;
-                let need_state = match (&row, &window, &candidates) {
-                    (Ok(contact), Some(window), Some(candidates)) => {
-                        // Seeds only: a rule due from the row alone, or a
-                        // zone or date the VM cannot use, needs the state.
-                        let from_row = evaluator
-                            .first_due(contact, &no_history, window)
-                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?;
-                        candidates.need_state(&contact.id, &from_row)
+                // One pass over the row's rules (no conditions run): a rule
+                // due from the row alone, or a zone or date the VM cannot
+                // use, needs the state; with a row index, also a lower
+                // bound of the row's next due.
+                let ahead = lookahead.as_ref().filter(|_| plan.wants_entries());
+                let from_row = match (&row, &window) {
+                    (Ok(contact), Some(window)) => Some(
+                        evaluator
+                            .row_dues(contact, Some(window), ahead)
+                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?,
+                    ),
+                    _ => None,
+                };
+                let need_state = match (&row, &from_row, &candidates) {
+                    (Ok(contact), Some(dues), Some(candidates)) => {
+                        candidates.need_state(&contact.id, dues)
                     }
                     _ => false,
                 };
-                if let (true, Some(lookahead)) = (plan.wants_entries(), &lookahead) {
-                    let first_due = match &row {
-                        Ok(contact) => evaluator
-                            .first_due_bound(contact, lookahead)
-                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?
-                            .ok(),
-                        Err(_) => None,
-                    };
-                    plan.row(&row, first_due, lookahead)?;
+                if let Some(ahead) = ahead {
+                    let bound = from_row
+                        .as_ref()
+                        .filter(|dues| dues.problems.is_empty())
+                        .map(|dues| dues.bound);
+                    plan.row(&row, bound, ahead)?;
                 }
                 chunk.push((row, need_state));
             }

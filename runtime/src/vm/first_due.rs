@@ -49,29 +49,48 @@ impl Evaluator<'_> {
 
     /// A lower bound of [`Evaluator::first_due`] with an empty history:
     /// never later than the first instant really due from the row in
-    /// `window`, `None` only when nothing is. Yearly and anniversary rules
-    /// on date fields look the month-day up in a table built once per
-    /// window (the earliest local date, minus the widest zone offset);
-    /// other rules are seeded exactly. What the row index keeps per row:
-    /// reading a row early costs little, reading it late would lose a send.
+    /// `window`, `None` only when nothing is. See [`Evaluator::row_dues`].
     pub fn first_due_bound(
         &mut self,
         contact: &Contact,
         window: &Window,
     ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
+        let dues = self.row_dues(contact, None, Some(window))?;
+        Ok(match dues.problems.is_empty() {
+            true => Ok(dues.bound),
+            false => Err(dues.problems),
+        })
+    }
+
+    /// What a contact's row alone makes due, in one pass over its rules
+    /// (each zone resolved once): whether a rule is due in `window`, and a
+    /// lower bound of the first instant due in `ahead`. Yearly and
+    /// anniversary rules on date fields take the bound from a month-day
+    /// table built once per window (the earliest local date, minus the
+    /// widest zone offset), exactly only when due within three days; other
+    /// rules are seeded exactly. What the row index keeps per row: reading
+    /// a row early costs little, reading it late would lose a send.
+    pub fn row_dues(
+        &mut self,
+        contact: &Contact,
+        window: Option<&Window>,
+        ahead: Option<&Window>,
+    ) -> Result<RowDues, VmError> {
         let program = self.program;
         let no_history = History::default();
         let mut evaluation = Evaluation::default();
-        let mut bound: Option<Timestamp> = None;
-        let mut earliest = |t: Timestamp| bound = Some(bound.map_or(t, |b| b.min(t)));
-        // Near the window's start, the exact instant: a row due soon is then
-        // read once, not by each run of the two days a bound by date leaves.
-        let near = TimeZone::UTC
-            .to_datetime(window.start())
-            .date()
-            .checked_add(jiff::Span::new().days(3))
-            .unwrap_or(Date::MAX);
-        for (f, flow) in program.flows.iter().enumerate() {
+        let mut dues = RowDues::default();
+        let earliest = |t: Timestamp, dues: &mut RowDues| {
+            dues.bound = Some(dues.bound.map_or(t, |b| b.min(t)));
+        };
+        // Near the look-ahead's start, the exact instant: a row due soon is
+        // then read once, not by each run of the two days a bound by date
+        // leaves.
+        let near = ahead.map(|ahead| self.near(ahead));
+        let mut yearly = std::mem::take(&mut self.yearly);
+        let mut queue = BTreeSet::new();
+        let mut result = Ok(());
+        'flows: for (f, flow) in program.flows.iter().enumerate() {
             let zone = match contact_zone(program, flow, contact, &mut |name| self.zone(name)) {
                 Ok((zone, _)) => zone,
                 Err(name) => {
@@ -83,7 +102,7 @@ impl Evaluator<'_> {
                 }
             };
             for (r, rule) in flow.rules.iter().enumerate() {
-                let yearly = match &rule.trigger {
+                let table_rule = match &rule.trigger {
                     TriggerCode::Date {
                         field,
                         yearly: true,
@@ -94,57 +113,88 @@ impl Evaluator<'_> {
                     // Nothing with an empty history.
                     _ => continue,
                 };
-                if let Some((field, offset)) = yearly {
+                let mut seed = |window: &Window, queue: &mut BTreeSet<_>| {
+                    queue.clear();
+                    seeds(
+                        program,
+                        flow,
+                        (f, r),
+                        rule,
+                        contact,
+                        &no_history,
+                        &zone,
+                        window,
+                        &mut yearly,
+                        queue,
+                        &mut evaluation,
+                    )
+                };
+                if let (Some(window), false) = (window, dues.in_window) {
+                    if let Err(e) = seed(window, &mut queue) {
+                        result = Err(e);
+                        break 'flows;
+                    }
+                    dues.in_window = !queue.is_empty();
+                }
+                let (Some(ahead), Some(near)) = (ahead, near) else {
+                    continue;
+                };
+                if let Some((field, offset)) = table_rule {
                     if let Value::Date(base) = contact.field(program.string(*field)) {
-                        let table = self.first_dates.get(window, (f, r), || {
-                            YearlyFirstDates::new(window, *offset, flow.leap_day)
+                        let table = self.first_dates.get(ahead, (f, r), || {
+                            YearlyFirstDates::new(ahead, *offset, flow.leap_day)
                         });
                         match table.first_date(*base) {
                             Some(None) => continue,
-                            Some(Some(date)) if date > near => {
-                                // Local midnight of that date on the
-                                // earliest clock on Earth, with a margin.
-                                let instant = date
-                                    .to_zoned(TimeZone::UTC)
-                                    .ok()
-                                    .and_then(|z| {
-                                        z.timestamp()
-                                            .checked_sub(jiff::SignedDuration::from_hours(26))
-                                            .ok()
-                                    })
-                                    .unwrap_or(Timestamp::MIN);
-                                earliest(instant);
+                            Some(Some((date, instant))) if date > near => {
+                                earliest(instant, &mut dues);
                                 continue;
                             }
                             Some(Some(_)) | None => {}
                         }
                     }
                 }
-                let mut queue = BTreeSet::new();
-                let mut yearly_filters = std::mem::take(&mut self.yearly);
-                let seeded = seeds(
-                    program,
-                    flow,
-                    (f, r),
-                    rule,
-                    contact,
-                    &no_history,
-                    &zone,
-                    window,
-                    &mut yearly_filters,
-                    &mut queue,
-                    &mut evaluation,
-                );
-                self.yearly = yearly_filters;
-                seeded?;
+                if let Err(e) = seed(ahead, &mut queue) {
+                    result = Err(e);
+                    break 'flows;
+                }
                 if let Some(first) = queue.first() {
-                    earliest(first.instant);
+                    earliest(first.instant, &mut dues);
                 }
             }
         }
-        Ok(match evaluation.problems.is_empty() {
-            true => Ok(bound),
-            false => Err(evaluation.problems),
-        })
+        self.yearly = yearly;
+        result?;
+        dues.problems = evaluation.problems;
+        Ok(dues)
     }
+
+    /// Three days after the start of `window` (UTC date), once per window.
+    fn near(&mut self, window: &Window) -> Date {
+        match self.near {
+            Some((w, date)) if w == *window => date,
+            _ => {
+                let date = TimeZone::UTC
+                    .to_datetime(window.start())
+                    .date()
+                    .checked_add(jiff::Span::new().days(3))
+                    .unwrap_or(Date::MAX);
+                self.near = Some((*window, date));
+                date
+            }
+        }
+    }
+}
+
+/// What a contact's row alone makes due: see [`Evaluator::row_dues`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RowDues {
+    /// A rule is due in the window.
+    pub in_window: bool,
+    /// No rule is due in the look-ahead before this instant; `None`:
+    /// nothing is due in it.
+    pub bound: Option<Timestamp>,
+    /// Zones and dates the VM cannot use (the rules that need them are
+    /// left out of the rest).
+    pub problems: Vec<ContactProblem>,
 }

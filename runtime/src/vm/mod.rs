@@ -19,6 +19,7 @@ mod value;
 
 pub use contact::{Contact, Event, FieldChange, History, SentMessage};
 pub use eval::INSTRUCTION_BUDGET;
+pub use first_due::RowDues;
 pub use schedule::{evaluate, Evaluator};
 pub use value::Value;
 

@@ -61,6 +61,8 @@ pub struct Evaluator<'p> {
     resolved: HashMap<String, Option<TimeZone>>,
     pub(super) yearly: YearlyFilters,
     pub(super) first_dates: WindowTables<YearlyFirstDates>,
+    /// A window and the UTC date three days after its start.
+    pub(super) near: Option<(Window, Date)>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -71,6 +73,7 @@ impl<'p> Evaluator<'p> {
             resolved: HashMap::default(),
             yearly: YearlyFilters::default(),
             first_dates: WindowTables::default(),
+            near: None,
         }
     }
 
