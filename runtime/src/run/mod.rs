@@ -221,6 +221,15 @@ pub fn run<R: Read + Seek>(
         let end = w.end().checked_add(rows::HORIZON).unwrap_or(Timestamp::MAX);
         Window::new(w.end(), end).ok()
     });
+    // The look-ahead is seeded only when a row index is being kept.
+    let ahead = lookahead.filter(|_| plan.wants_entries());
+    // An evaluation that fails (its budget) names the row it was for.
+    let failed = |contact: &Contact, e: &dyn std::fmt::Display| {
+        RunError(format!(
+            "{contacts_name}:{}: contact `{}`: {e}",
+            contact.line, contact.id
+        ))
+    };
     let mut chunk = Vec::with_capacity(CONTACT_CHUNK);
     let mut prefetched = HashMap::new();
     let mut seen_in_chunk = std::collections::HashSet::new();
@@ -234,12 +243,11 @@ pub fn run<R: Read + Seek>(
                 // due from the row alone, or a zone or date the VM cannot
                 // use, needs the state; with a row index, also a lower
                 // bound of the row's next due.
-                let ahead = lookahead.as_ref().filter(|_| plan.wants_entries());
                 let from_row = match (&row, &window) {
                     (Ok(contact), Some(window)) => Some(
                         evaluator
-                            .row_dues(contact, Some(window), ahead)
-                            .map_err(|e| RunError(format!("contact `{}`: {e}", contact.id)))?,
+                            .row_dues(contact, Some(window), ahead.as_ref())
+                            .map_err(|e| failed(contact, &e))?,
                     ),
                     _ => None,
                 };
@@ -249,7 +257,7 @@ pub fn run<R: Read + Seek>(
                     }
                     _ => false,
                 };
-                if let Some(ahead) = ahead {
+                if let Some(ahead) = &ahead {
                     let bound = from_row
                         .as_ref()
                         .filter(|dues| dues.problems.is_empty())
@@ -325,10 +333,9 @@ pub fn run<R: Read + Seek>(
             changes,
             ..History::default()
         };
-        let failed = |e: &dyn std::fmt::Display| RunError(format!("contact `{}`: {e}", contact.id));
         let evaluation = evaluator
             .evaluate(&contact, &history, window)
-            .map_err(|e| failed(&e))?;
+            .map_err(|e| failed(&contact, &e))?;
         let holds = Holds::new(&contact, contacts_name, &held, &evaluation.problems, from);
         holds.record(store, now, &mut summary)?;
         // A flow released from its hold is evaluated over the time it was
@@ -336,10 +343,10 @@ pub fn run<R: Read + Seek>(
         // recorded missed (never dropped) if not.
         let dues = match holds.released_since() {
             Some(since) => {
-                let wide = Window::new(since, now).map_err(|e| failed(&e))?;
+                let wide = Window::new(since, now).map_err(|e| failed(&contact, &e))?;
                 let wider = evaluator
                     .evaluate(&contact, &history, &wide)
-                    .map_err(|e| failed(&e))?;
+                    .map_err(|e| failed(&contact, &e))?;
                 // Before the window: the held flows' dues, and those the
                 // window itself has (rules of late events).
                 let in_window: std::collections::HashSet<(&str, &str, &str)> = evaluation

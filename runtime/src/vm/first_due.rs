@@ -1,6 +1,6 @@
-//! The first instant a contact's row alone makes a rule due, exact or as a
-//! lower bound: what a run uses to choose whose state to read, and what
-//! the row index keeps per row.
+//! What a contact's row alone makes due: whether a rule is due in a
+//! window (whose state a run reads), and a lower bound of the first due
+//! instant in another (what the row index keeps per row).
 
 use std::collections::BTreeSet;
 
@@ -9,47 +9,17 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::contact::{Contact, History};
-use super::schedule::{contact_zone, seeded, seeds, Evaluator};
+use super::schedule::{contact_zone, seeds, Evaluator};
 use super::value::Value;
 use super::{ContactProblem, Evaluation, VmError};
 use crate::bytecode::TriggerCode;
 use crate::calendar::{Window, YearlyFirstDates};
 
 impl Evaluator<'_> {
-    /// The first instant in `window` at which a rule is due for `contact`
-    /// from its row and `history` alone, without deciding anything (no
-    /// conditions run): `Err` lists the zones and dates it cannot use.
-    /// Follow-ups come after what they follow, so the first seed is the
-    /// first due. What the row index keeps per row.
-    pub fn first_due(
-        &mut self,
-        contact: &Contact,
-        history: &History,
-        window: &Window,
-    ) -> Result<Result<Option<Timestamp>, Vec<ContactProblem>>, VmError> {
-        let program = self.program;
-        let mut yearly = std::mem::take(&mut self.yearly);
-        let mut evaluation = Evaluation::default();
-        let seeded = seeded(
-            program,
-            &mut |name| self.zone(name),
-            &mut yearly,
-            contact,
-            history,
-            window,
-            &mut evaluation,
-        );
-        self.yearly = yearly;
-        let (_, queue) = seeded?;
-        Ok(match evaluation.problems.is_empty() {
-            true => Ok(queue.first().map(|c| c.instant)),
-            false => Err(evaluation.problems),
-        })
-    }
-
-    /// A lower bound of [`Evaluator::first_due`] with an empty history:
-    /// never later than the first instant really due from the row in
-    /// `window`, `None` only when nothing is. See [`Evaluator::row_dues`].
+    /// A lower bound of the first instant due for `contact` in `window`
+    /// from its row alone (the earliest due of [`Evaluator::evaluate`] with
+    /// an empty history): never later, `None` only when nothing is due.
+    /// See [`Evaluator::row_dues`].
     pub fn first_due_bound(
         &mut self,
         contact: &Contact,

@@ -111,9 +111,9 @@ impl<'p> Evaluator<'p> {
 /// The zone of each flow for the contact (`None`: unknown), and the
 /// occurrences of its rules in `window` that do not depend on other sends,
 /// in time order; unusable zones and dates are in `evaluation.problems`.
-pub(super) type Seeded<'p> = (Vec<Option<(TimeZone, &'p str)>>, BTreeSet<Candidate>);
+type Seeded<'p> = (Vec<Option<(TimeZone, &'p str)>>, BTreeSet<Candidate>);
 
-pub(super) fn seeded<'p>(
+fn seeded<'p>(
     program: &'p Program,
     zone_of: &mut dyn FnMut(&str) -> Option<TimeZone>,
     yearly: &mut YearlyFilters,

@@ -15,7 +15,7 @@ mod rows;
 mod schema;
 
 use crate::vm::{Event, SentMessage};
-use rows::{event, event_at, instant, sent_message, sent_message_at, to_json};
+use rows::{event, event_at, held_at, instant, sent_message, sent_message_at, to_json};
 
 pub struct SqliteState {
     connection: Connection,
@@ -341,6 +341,8 @@ impl StateStore for SqliteState {
             .collect();
         // At most PREFETCH_CHUNK parameters per statement; a statement per
         // size is cached (a run's chunks all have one size but the last).
+        // Whole tables some programs never fill: asked once, not per chunk.
+        let (holds_any, watches_fields) = (self.holds_any()?, self.watches_fields()?);
         for chunk in unique.chunks(PREFETCH_CHUNK) {
             // `+status`: the contact index, not the status one. With the
             // status index SQLite scanned every delivered send once per
@@ -367,23 +369,19 @@ impl StateStore for SqliteState {
                 },
                 &mut found,
             )?;
-            if self.holds_any()? {
+            if holds_any {
                 self.per_contact(
                     "SELECT contact, flow, since, reason FROM held WHERE contact IN (?)",
                     chunk,
                     "cannot read the contacts' held flows",
                     |row, state| {
-                        state.held.push(Held {
-                            flow: row.get(1)?,
-                            since: instant(row.get(2)?)?,
-                            reason: row.get(3)?,
-                        });
+                        state.held.push(held_at(row, 1)?);
                         Ok(())
                     },
                     &mut found,
                 )?;
             }
-            if !self.watches_fields()? {
+            if !watches_fields {
                 continue;
             }
             self.per_contact(
@@ -475,16 +473,7 @@ impl StateStore for SqliteState {
             .prepare("SELECT contact, flow, since, reason FROM held ORDER BY contact, flow")
             .map_err(error("cannot read the held flows"))?;
         let rows = statement
-            .query_map([], |row| {
-                Ok((
-                    row.get(0)?,
-                    Held {
-                        flow: row.get(1)?,
-                        since: instant(row.get(2)?)?,
-                        reason: row.get(3)?,
-                    },
-                ))
-            })
+            .query_map([], |row| Ok((row.get(0)?, held_at(row, 1)?)))
             .map_err(error("cannot read the held flows"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the held flows"))

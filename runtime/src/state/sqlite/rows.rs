@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use crate::bytecode::Channel;
+use crate::state::Held;
 use crate::vm::{Event, SentMessage, Value};
 
 /// An instant stored as RFC 3339 text.
@@ -76,4 +77,13 @@ pub fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
         .map(|(k, v)| (k.clone(), from_json(v)))
         .collect();
     Ok(event)
+}
+
+/// `flow, since, reason` of a hold, from column `at` on.
+pub fn held_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Held> {
+    Ok(Held {
+        flow: row.get(at)?,
+        since: instant(row.get(at + 1)?)?,
+        reason: row.get(at + 2)?,
+    })
 }
