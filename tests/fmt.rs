@@ -427,3 +427,17 @@ proptest! {
         prop_assert_eq!(&twice, &once, "input:\n{}", text);
     }
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_left_alone_and_named_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("flowc-fmt-utf8-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let bytes = b"when birthday send offer\n\xff\n";
+    fs::write(dir.join("bad.flow"), bytes).unwrap();
+    let out = flowc(&dir, &["fmt", "bad.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.flow:2: not UTF-8 text"), "{stderr}");
+    assert_eq!(fs::read(dir.join("bad.flow")).unwrap(), bytes, "untouched");
+}

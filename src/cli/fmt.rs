@@ -107,8 +107,11 @@ pub fn run(args: FmtArgs) -> u8 {
 /// `check`, was written back).
 fn format_file(path: &Path, bytes: Vec<u8>, check: bool, color: bool) -> Result<bool, u8> {
     let name = path.display().to_string();
-    let text = String::from_utf8(bytes).map_err(|_| {
-        eprintln!("error: {name} is not UTF-8 text");
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Where, as `flowc check` says it: the line and the byte.
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        eprintln!("error: {name}:{line}: not UTF-8 text (byte {at} cannot start a character); nothing changed");
         EXIT_DIAGNOSTICS
     })?;
     match format_text(&name, &text, color) {
@@ -169,11 +172,8 @@ fn stdin(check: bool, color: bool) -> u8 {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if out
-        .write_all(output.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    if let Err(e) = out.write_all(output.as_bytes()).and_then(|_| out.flush()) {
+        eprintln!("error: cannot write standard output: {e}");
         return EXIT_USAGE;
     }
     code

@@ -313,8 +313,10 @@ impl Server<'_> {
         let Some(document) = self.documents.get(&params.text_document.uri) else {
             return to_json(Vec::<lsp_types::TextEdit>::new());
         };
-        let edits =
-            formatting::format(&document.text).inspect_err(|e| eprintln!("flowc lsp: {e}"))?;
+        let uri = params.text_document.uri.as_str();
+        let edits = formatting::format(&document.text)
+            .map_err(|e| format!("{uri}: {e}"))
+            .inspect_err(|e| eprintln!("flowc lsp: {e}"))?;
         to_json(edits)
     }
 }
