@@ -40,18 +40,14 @@ fn dates(
     file: &str,
     id: &str,
 ) -> Result<Vec<String>, String> {
-    let (program, _) = flowc_compiler::build_flows(
-        &analysis.sources,
-        &analysis.flow_files,
-        &analysis.project,
-        zones,
-    );
-    let program = program.ok_or("shown when the flows have no error")?;
-    let (flow, rule_name) = rule_of(&program, analysis, rule).ok_or("rule not found")?;
+    let program = analysis
+        .program(zones)
+        .ok_or("shown when the flows have no error")?;
+    let (flow, rule_name) = rule_of(program, analysis, rule).ok_or("rule not found")?;
     let dir = analysis.project_dir.as_deref().ok_or("no project folder")?;
     let path = dir.join(file);
     let input = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let reader = ContactReader::new(&program, BufReader::new(input))
+    let reader = ContactReader::new(program, BufReader::new(input))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let contact = reader
         .filter_map(Result::ok)
@@ -62,7 +58,7 @@ fn dates(
         .checked_add(((3 * 366) * 24).hours())
         .map_err(|e| e.to_string())?;
     let window = Window::new(now, end).map_err(|e| e.to_string())?;
-    let evaluation = evaluate(&program, zones, &contact, &History::default(), &window)
+    let evaluation = evaluate(program, zones, &contact, &History::default(), &window)
         .map_err(|e| e.to_string())?;
     if let Some(problem) = evaluation.problems.first() {
         return Err(crate::cli::simulate::describe_problem(problem));

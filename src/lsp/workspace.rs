@@ -32,9 +32,21 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// The folder the source paths are relative to.
     base: PathBuf,
+    /// The compiled program, built on the first hover that needs it and
+    /// kept until the next edit (`None` inside: the flows have errors).
+    program: std::cell::OnceCell<Option<flowc_runtime::bytecode::Program>>,
 }
 
 impl Analysis {
+    /// The program of these flows, compiled once per analysis.
+    pub fn program(&self, zones: &ZoneDb) -> Option<&flowc_runtime::bytecode::Program> {
+        self.program
+            .get_or_init(|| {
+                flowc_compiler::build_flows(&self.sources, &self.flow_files, &self.project, zones).0
+            })
+            .as_ref()
+    }
+
     /// The absolute path a source was read from.
     pub fn path_of(&self, id: SourceId) -> PathBuf {
         self.base.join(self.sources.path(id))
@@ -115,6 +127,7 @@ pub fn analyse(uri: &Uri, text: &str, documents: &Documents, zones: &ZoneDb) -> 
         uri: uri.clone(),
         diagnostics,
         base,
+        program: std::cell::OnceCell::new(),
     }
 }
 
