@@ -2,15 +2,13 @@
 //! once across re-runs and crashes, catch-up, missed sends, the run lock,
 //! outages retried, and contact data that cannot become a header.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use flowc_runtime::bytecode;
-use flowc_runtime::calendar::ZoneDb;
-use flowc_runtime::delivery::{DeliveryError, FileOutbox, Outbox, RenderSettings};
-use flowc_runtime::input::ContactReader;
-use flowc_runtime::run::{run, RunOptions};
+use flowc_runtime::delivery::{DeliveryError, FileOutbox, Outbox};
 use flowc_runtime::state::SqliteState;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -203,34 +201,7 @@ impl Outbox for Flaky {
 }
 
 fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime::run::RunSummary {
-    let program = bytecode::decode(&std::fs::read(dir.join("b.flowb")).unwrap()).unwrap();
-    let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
-    let contacts = ContactReader::new(
-        &program,
-        std::fs::File::open(dir.join("contacts.csv")).unwrap(),
-    )
-    .unwrap();
-    let options = RunOptions {
-        now: now.parse().unwrap(),
-        lookback: jiff::SignedDuration::from_hours(2),
-        render: RenderSettings {
-            default_sender: "shop <shop@example.com>".into(),
-            unsubscribe_base: "https://example.com/u".into(),
-        },
-        backoff: Default::default(),
-        row_index: None,
-    };
-    run(
-        &program,
-        &ZoneDb::bundled(),
-        &mut state,
-        outbox,
-        contacts,
-        "contacts.csv",
-        Default::default(),
-        &options,
-    )
-    .unwrap()
+    support::library_run(dir, "b.flowb", 2, now, outbox)
 }
 
 #[test]

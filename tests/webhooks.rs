@@ -5,6 +5,8 @@
 //! one flowc signs with. Without endpoints, the same actions go to JSON
 //! Lines files: once each, across a crash and a torn last line.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,12 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use flowc_runtime::bytecode;
-use flowc_runtime::calendar::ZoneDb;
-use flowc_runtime::delivery::{DeliveryError, FileOutbox, Outbox, RenderSettings};
-use flowc_runtime::input::ContactReader;
-use flowc_runtime::run::{run, RunOptions};
-use flowc_runtime::state::SqliteState;
+use flowc_runtime::delivery::{DeliveryError, FileOutbox, Outbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_flowc");
 const SECRET: &str = "s3cr3t-global-signing-key";
@@ -544,35 +541,7 @@ impl Outbox for Dying {
 }
 
 fn library_run(dir: &Path, now: &str, outbox: &mut dyn Outbox) -> flowc_runtime::run::RunSummary {
-    let program = bytecode::decode(&std::fs::read(dir.join("p.flowb")).unwrap()).unwrap();
-    let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
-    let contacts = ContactReader::new(
-        &program,
-        std::fs::File::open(dir.join("contacts.csv")).unwrap(),
-    )
-    .unwrap();
-    let options = RunOptions {
-        now: now.parse().unwrap(),
-        lookback: jiff::SignedDuration::from_hours(24),
-        render: RenderSettings {
-            default_sender: "shop <shop@example.com>".into(),
-            unsubscribe_base: "https://example.com/u".into(),
-        },
-        backoff: Default::default(),
-        row_index: None,
-    };
-    let zones = ZoneDb::bundled();
-    run(
-        &program,
-        &zones,
-        &mut state,
-        outbox,
-        contacts,
-        "contacts.csv",
-        Default::default(),
-        &options,
-    )
-    .unwrap()
+    support::library_run(dir, "p.flowb", 24, now, outbox)
 }
 
 #[test]

@@ -322,3 +322,45 @@ pub fn flowc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `flowc_runtime::run::run` called as a library, as the CLI would: the
+/// program `dir/{program}`, `dir/contacts.csv`, `dir/flow.db`, no row
+/// index, the first run looking back `lookback_hours`.
+pub fn library_run(
+    dir: &Path,
+    program: &str,
+    lookback_hours: i64,
+    now: &str,
+    outbox: &mut dyn flowc_runtime::delivery::Outbox,
+) -> flowc_runtime::run::RunSummary {
+    use flowc_runtime::{bytecode, calendar::ZoneDb, delivery::RenderSettings};
+    use flowc_runtime::{input::ContactReader, run::RunOptions, state::SqliteState};
+    let program = bytecode::decode(&std::fs::read(dir.join(program)).unwrap()).unwrap();
+    let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
+    let contacts = ContactReader::new(
+        &program,
+        std::fs::File::open(dir.join("contacts.csv")).unwrap(),
+    )
+    .unwrap();
+    let options = RunOptions {
+        now: now.parse().unwrap(),
+        lookback: jiff::SignedDuration::from_hours(lookback_hours),
+        render: RenderSettings {
+            default_sender: "shop <shop@example.com>".into(),
+            unsubscribe_base: "https://example.com/u".into(),
+        },
+        backoff: Default::default(),
+        row_index: None,
+    };
+    flowc_runtime::run::run(
+        &program,
+        &ZoneDb::bundled(),
+        &mut state,
+        outbox,
+        contacts,
+        "contacts.csv",
+        Default::default(),
+        &options,
+    )
+    .unwrap()
+}
