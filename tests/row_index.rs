@@ -126,6 +126,12 @@ fn indexed_runs_read_few_rows_and_send_what_full_reads_send() {
         if step == 20 || step == 40 {
             assert_eq!(a["rows_read"], 400, "{at}: {}", a["row_index"]);
         }
+        let why = a["row_index"].as_str().unwrap();
+        match step {
+            1 | 40 => assert!(why.contains("no row index yet"), "{why}"),
+            20 => assert!(why.contains("changed since the row index"), "{why}"),
+            _ => {}
+        }
         now = now
             .checked_add(jiff::SignedDuration::from_hours(4))
             .unwrap();

@@ -95,9 +95,11 @@ impl Plan {
             .map_err(|e| RunError(format!("cannot read {}: {e}", options.contacts.display())))?;
         let Some(index) = IndexReader::open_valid(&options.path, &fingerprint, window.start())
         else {
-            *note =
-                "every row read (the contacts, program or zone rules changed); row index written"
-                    .into();
+            let why = match options.path.exists() {
+                true => "the contacts, program or zone rules changed since the row index",
+                false => "no row index yet",
+            };
+            *note = format!("every row read ({why}); row index written");
             return match IndexWriter::create(&options.path, &fingerprint, window.end()) {
                 Ok(writer) => Ok((Plan::Full(writer), Rows::All(reader))),
                 Err(e) => {
