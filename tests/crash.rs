@@ -78,6 +78,8 @@ impl Scenario {
             .args([
                 "--now",
                 OFFERS_DUE,
+                "--lookback",
+                "1d",
                 "--from-address",
                 "Shop <shop@example.com>",
             ])

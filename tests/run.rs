@@ -57,6 +57,10 @@ fn run_at(dir: &Path, now: &str, extra: &[&str]) -> Output {
         "--now",
         now,
     ];
+    // A first run looks back a day unless the test says how far.
+    if !extra.iter().any(|a| a.starts_with("--lookback")) {
+        args.extend(["--lookback", "1d"]);
+    }
     args.extend(extra);
     flowc(dir, &args)
 }

@@ -395,7 +395,7 @@ fn an_exploding_evaluation_ends_in_an_error_not_a_hang() {
     let program = compile("on purchase send thanks");
     let start = ts("2027-01-01T00:00:00Z");
     let history = History {
-        events: (0..=flowc_runtime::vm::DUE_BUDGET as i64)
+        events: (1..=flowc_runtime::vm::DUE_BUDGET as i64 + 1)
             .map(|i| {
                 Event::new(
                     &format!("e{i}"),

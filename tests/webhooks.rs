@@ -193,6 +193,8 @@ fn run_at(dir: &Path, now: &str, env: &[(&str, String)]) -> Output {
             "contacts.csv",
             "--now",
             now,
+            "--lookback",
+            "1d",
         ])
         .current_dir(dir)
         .env_remove("FLOWC_TZDIR");

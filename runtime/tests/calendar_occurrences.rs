@@ -74,15 +74,16 @@ fn birthday_offset_crosses_the_year_and_keeps_the_birthday_year_as_key() {
 
 #[test]
 fn one_minute_windows_at_the_boundaries() {
-    // Due exactly at 08:00:00Z: in [08:00, 08:01), not in [07:59, 08:00).
+    // Due exactly at 08:00:00Z: in (07:59, 08:00], not in (08:00, 08:01]:
+    // the run at 08:00 sends it.
     assert_eq!(
         keys(&birthday(&window(
-            "2026-12-21T08:00:00Z",
-            "2026-12-21T08:01:00Z"
+            "2026-12-21T07:59:00Z",
+            "2026-12-21T08:00:00Z"
         ))),
         [OccurrenceKey::Year(2027)]
     );
-    assert!(birthday(&window("2026-12-21T07:59:00Z", "2026-12-21T08:00:00Z")).is_empty());
+    assert!(birthday(&window("2026-12-21T08:00:00Z", "2026-12-21T08:01:00Z")).is_empty());
     assert!(birthday(&window("2026-12-21T08:00:01Z", "2026-12-21T08:01:01Z")).is_empty());
     assert!(birthday(&window("2026-12-21T08:00:00Z", "2026-12-21T08:00:00Z")).is_empty());
     assert_eq!(
@@ -319,7 +320,7 @@ fn once_occurrence_in_a_gap() {
     assert_eq!(o.instant, ts("2027-03-28T01:00:00Z"));
     assert!(o.shifted_by_gap);
     assert_eq!(o.local_time, time(2, 30, 0, 0));
-    let w = window("2027-03-28T01:00:00Z", "2027-03-28T01:00:01Z");
+    let w = window("2027-03-28T00:59:59Z", "2027-03-28T01:00:00Z");
     assert_eq!(
         once_occurrence(
             date(2027, 3, 28),
@@ -331,7 +332,7 @@ fn once_occurrence_in_a_gap() {
         .unwrap(),
         Some(o)
     );
-    let before = window("2027-03-28T00:00:00Z", "2027-03-28T01:00:00Z");
+    let before = window("2027-03-28T01:00:00Z", "2027-03-28T02:00:00Z");
     assert_eq!(
         once_occurrence(
             date(2027, 3, 28),
@@ -375,11 +376,11 @@ fn after_an_event() {
     let o = after_instant_due(event, Offset::new(30, Unit::Minutes), None, &paris).unwrap();
     assert_eq!(o.instant, ts("2027-03-27T10:30:00Z"));
     // In and out of windows.
-    let w = window("2027-03-28T09:00:00Z", "2027-03-28T09:01:00Z");
+    let w = window("2027-03-28T08:59:00Z", "2027-03-28T09:00:00Z");
     assert!(after_instant(event, days(1), None, &paris, &w)
         .unwrap()
         .is_some());
-    let w = window("2027-03-28T08:59:00Z", "2027-03-28T09:00:00Z");
+    let w = window("2027-03-28T09:00:00Z", "2027-03-28T09:01:00Z");
     assert!(after_instant(event, days(1), None, &paris, &w)
         .unwrap()
         .is_none());
@@ -401,7 +402,7 @@ fn inactivity() {
         inactivity_due(last_seen, days(30), Some(NINE), &paris, &w).unwrap(),
         Some(o)
     );
-    let w = window("2027-01-01T00:00:00Z", "2027-01-31T08:00:00Z");
+    let w = window("2027-01-01T00:00:00Z", "2027-01-31T07:59:59Z");
     assert_eq!(
         inactivity_due(last_seen, days(30), Some(NINE), &paris, &w).unwrap(),
         None

@@ -16,7 +16,7 @@ use flowc_runtime::delivery::{
 };
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, Backoff, RowIndexOptions, RunOptions};
-use flowc_runtime::state::SqliteState;
+use flowc_runtime::state::{SqliteState, StateStore};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
@@ -59,9 +59,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "INSTANT")]
     now: Option<String>,
 
-    /// How far back the first run looks, in hours.
-    #[arg(long, value_name = "HOURS", default_value = "24")]
-    lookback_hours: u32,
+    /// How far back a first run looks (`6h`, `2d`): what fell due then is
+    /// delivered, or reported missed past its deadline. Without it a first
+    /// run covers only the instant --now: a new install promised nothing
+    /// earlier. Ignored once the state has a completed run.
+    #[arg(long, value_name = "WAIT", value_parser = parse_lookback, conflicts_with = "lookback_hours")]
+    lookback: Option<SignedDuration>,
+
+    /// The same in hours (`--lookback-hours 24` is `--lookback 24h`).
+    #[arg(long, value_name = "HOURS")]
+    lookback_hours: Option<u32>,
 
     /// `From:` for rules that name no sender.
     #[arg(
@@ -288,6 +295,13 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     };
     outbox = args.webhooks.outbox(endpoints, outbox);
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
+    // Events given to a run are known from now on, like ingested ones:
+    // an unsubscribe in them stops later sends too (guarantees 11, 19).
+    for (contact, list) in &events {
+        for event in list {
+            store.ingest(contact, event).map_err(|e| usage(e.0))?;
+        }
+    }
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
     let bar = progress_bar(file.metadata().map(|m| m.len()).unwrap_or(0));
@@ -300,7 +314,11 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         .map_err(|e| usage(format!("{}: {e}", args.contacts.display())))?;
     let options = RunOptions {
         now,
-        lookback: SignedDuration::from_hours(i64::from(args.lookback_hours)),
+        lookback: match (args.lookback, args.lookback_hours) {
+            (Some(lookback), _) => lookback,
+            (None, Some(hours)) => SignedDuration::from_hours(i64::from(hours)),
+            (None, None) => SignedDuration::ZERO,
+        },
         render: RenderSettings {
             default_sender: args.from_address.clone(),
             unsubscribe_base: args.unsubscribe_url.clone(),
@@ -392,6 +410,17 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
 
 /// A wait such as `30s`, `5m` or `2h`.
 fn parse_wait(text: &str) -> Result<SignedDuration, String> {
+    parse_duration(text, 7)
+}
+
+/// A lookback such as `12h` or `3d`, at most a year.
+fn parse_lookback(text: &str) -> Result<SignedDuration, String> {
+    parse_duration(text, 366)
+}
+
+/// `N` seconds, minutes, hours or days (`30s`, `5m`, `2h`, `3d`), at most
+/// `max_days`.
+fn parse_duration(text: &str, max_days: i64) -> Result<SignedDuration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -399,18 +428,23 @@ fn parse_wait(text: &str) -> Result<SignedDuration, String> {
     let (amount, unit) = text.split_at(split);
     let amount: i64 = amount
         .parse()
-        .map_err(|_| format!("`{text}` is not a wait such as 30s, 5m or 2h"))?;
+        .map_err(|_| format!("`{text}` is not a duration such as 30s, 5m, 2h or 3d"))?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
-        _ => return Err(format!("`{text}`: the unit is s, m or h (30s, 5m, 2h)")),
+        "d" => 24 * 3600,
+        _ => {
+            return Err(format!(
+                "`{text}`: the unit is s, m, h or d (30s, 5m, 2h, 3d)"
+            ))
+        }
     };
     amount
         .checked_mul(seconds)
-        .filter(|s| *s <= 7 * 24 * 3600)
+        .filter(|s| *s <= max_days * 24 * 3600)
         .map(SignedDuration::from_secs)
-        .ok_or_else(|| format!("`{text}` is longer than a week"))
+        .ok_or_else(|| format!("`{text}` is longer than {max_days} days"))
 }
 
 /// A bar over the contacts file's bytes, on stderr when it is a terminal
@@ -466,8 +500,13 @@ mod tests {
         assert_eq!(parse_wait("30s"), Ok(SignedDuration::from_secs(30)));
         assert_eq!(parse_wait("5m"), Ok(SignedDuration::from_mins(5)));
         assert_eq!(parse_wait("2h"), Ok(SignedDuration::from_hours(2)));
-        for bad in ["", "m", "5", "5d", "-1m", "1.5h", "999999h"] {
+        for bad in ["", "m", "5", "8d", "-1m", "1.5h", "999999h"] {
             assert!(parse_wait(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            super::parse_lookback("30d"),
+            Ok(SignedDuration::from_hours(720))
+        );
+        assert!(super::parse_lookback("367d").is_err());
     }
 }

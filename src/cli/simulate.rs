@@ -179,8 +179,8 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
     }
     eprintln!(
         "simulated {contacts} contacts from {} to {} ({}): {} due actions, {} skipped; {rejected} rows rejected, {held} contacts held",
-        window.start(),
-        window.end(),
+        shown(window.start()),
+        shown(window.end()),
         zones.source_description(),
         rows.iter().filter(|r| r.status == "due").count(),
         rows.iter().filter(|r| r.status != "due").count(),
@@ -210,11 +210,32 @@ pub fn load_events(
     Ok(events.by_contact)
 }
 
-/// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an instant.
+/// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an
+/// instant. Instants bound the window as a run's: `(from, to]`, what a run
+/// at `from` left and one at `to` delivers. Days are whole days, both
+/// included: `[first 00:00, day after the last 00:00)`.
 pub fn parse_window(from: &str, to: &str) -> Result<Window, String> {
     let start = instant(from, false).map_err(|e| format!("--from: {e}"))?;
     let end = instant(to, true).map_err(|e| format!("--to: {e}"))?;
-    Window::new(start, end).map_err(|_| format!("--to ({to}) must come after --from ({from})"))
+    let whole_days = |text: &str, t: Timestamp| match text.parse::<Timestamp>() {
+        Ok(_) => t,
+        Err(_) => t
+            .checked_sub(jiff::SignedDuration::from_nanos(1))
+            .unwrap_or(t),
+    };
+    Window::new(whole_days(from, start), whole_days(to, end))
+        .map_err(|_| format!("--to ({to}) must come after --from ({from})"))
+}
+
+/// A bound of a window as the user gave it: a day's bound is kept one
+/// nanosecond before midnight (see [`parse_window`]) and shown at midnight.
+fn shown(bound: Timestamp) -> Timestamp {
+    match bound.subsec_nanosecond() {
+        999_999_999 => bound
+            .checked_add(jiff::SignedDuration::from_nanos(1))
+            .unwrap_or(bound),
+        _ => bound,
+    }
 }
 
 fn instant(text: &str, end_of_day: bool) -> Result<Timestamp, String> {
@@ -396,8 +417,8 @@ fn print_table(
     writeln!(
         out,
         "Timeline {} to {} ({contacts} contacts)",
-        window.start(),
-        window.end()
+        shown(window.start()),
+        shown(window.end())
     )?;
     let line = |cells: &[&str]| {
         cells
@@ -447,8 +468,8 @@ fn print_json(
         )
         .collect();
     let value = serde_json::json!({
-        "from": window.start().to_string(),
-        "to": window.end().to_string(),
+        "from": shown(window.start()).to_string(),
+        "to": shown(window.end()).to_string(),
         "zone_rules": zones.source_description(),
         "contacts": contacts,
         "timeline": rows,

@@ -303,6 +303,11 @@ pub fn run(dir: &Path, contacts: &Path, now: &str, extra: &[&str], env: &[(&str,
         "--from-address",
         "Shop <shop@example.com>",
     ];
+    // A first run looks back a day (what a second run ignores), unless
+    // the test says how far.
+    if !extra.iter().any(|a| a.starts_with("--lookback")) {
+        args.extend(["--lookback", "1d"]);
+    }
     args.extend(extra);
     flowc(dir, &args, env)
 }

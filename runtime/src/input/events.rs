@@ -43,7 +43,7 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
         if line.trim().is_empty() {
             continue;
         }
-        match event(program, &line, number) {
+        match event(program, &line) {
             Ok((contact, event)) => events.by_contact.entry(contact).or_default().push(event),
             Err(reason) => events.errors.push(RowError {
                 line: number,
@@ -55,7 +55,34 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
     events
 }
 
-fn event(program: &Program, line: &str, number: u64) -> Result<(String, Event), String> {
+/// The identity of an event that has no `id`: a hash of what it says (its
+/// contact, type, instant and attributes, keys sorted), never of where it
+/// is in a file. The same event read again, from this file or another,
+/// moved or reformatted, is the same event; two events that differ in any
+/// attribute are two. (Two purchases by one contact at the same instant
+/// with the same attributes and no ids are one: a feed that can emit such
+/// twins must give them ids.)
+fn content_id(
+    contact: &str,
+    kind: &str,
+    at: Timestamp,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let attributes: std::collections::BTreeMap<&str, &serde_json::Value> = object
+        .iter()
+        .filter(|(key, _)| !RESERVED.contains(&key.as_str()))
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    // serde_json writes a BTreeMap's keys in order, and a number or string
+    // the same way each time: one text per event, whatever its layout.
+    let canonical = serde_json::json!([contact, kind, at.to_string(), attributes]);
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("content-{hex}")
+}
+
+fn event(program: &Program, line: &str) -> Result<(String, Event), String> {
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
     let text = |key: &str| -> Result<String, String> {
@@ -77,7 +104,12 @@ fn event(program: &Program, line: &str, number: u64) -> Result<(String, Event), 
         .ok_or_else(|| {
             format!("unknown event type `{kind}` (declare it in `[events]` of flow.toml)")
         })?;
-    let id = text("id").unwrap_or_else(|_| format!("line-{number}"));
+    let id = match object.get("id") {
+        None | Some(serde_json::Value::Null) => content_id(&contact, &kind, at, &object),
+        Some(_) => text("id").map_err(|_| {
+            "`id` is empty or not text: an event's id must name it (or leave it out)".to_string()
+        })?,
+    };
     let mut event = Event::new(&id, &kind, at);
     for (key, value) in &object {
         if RESERVED.contains(&key.as_str()) {

@@ -95,9 +95,11 @@ impl Batch {
         if self.records.is_empty() {
             return store.begin_group().map_err(RunError::from);
         }
-        let records = std::mem::take(&mut self.records);
+        let (records, payloads) = self.consented(store, now, summary)?;
+        if records.is_empty() {
+            return store.begin_group().map_err(RunError::from);
+        }
         let backoff = self.backoff;
-        let payloads = std::mem::take(&mut self.payloads);
         let mut state_error: Option<StateError> = None;
         let mut progress = |progress: Progress| -> Result<(), DeliveryError> {
             let mut marks = Vec::new();
@@ -150,6 +152,70 @@ impl Batch {
         }
         result.map_err(|e| RunError(format!("delivery stopped: {e}")))?;
         store.begin_group().map_err(RunError::from)
+    }
+}
+
+impl Batch {
+    /// The queued sends, less what consent withdrawn since they were
+    /// planned forbids (guarantee 11: an unsubscribe known to the state
+    /// before hand-off stops the send, even one due before it). A send of
+    /// a withdrawn channel is dropped from its rule's actions; a rule left
+    /// with none is recorded skipped, with when the contact unsubscribed.
+    fn consented(
+        &mut self,
+        store: &mut dyn StateStore,
+        now: Timestamp,
+        summary: &mut RunSummary,
+    ) -> Result<(Vec<SendRecord>, Vec<serde_json::Value>), RunError> {
+        let records = std::mem::take(&mut self.records);
+        let mut payloads = std::mem::take(&mut self.payloads);
+        let contacts: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.key.contact.as_str()).collect();
+        let contacts: Vec<&str> = contacts.into_iter().collect();
+        let withdrawals = store.withdrawals(&contacts)?;
+        if withdrawals.is_empty() {
+            return Ok((records, payloads));
+        }
+        let mut kept = (Vec::new(), Vec::new());
+        let mut skipped = Vec::new();
+        for (record, payload) in records.into_iter().zip(payloads.iter_mut()) {
+            let mut withdrawn_at = None;
+            if let Some(actions) = payload
+                .get_mut("actions")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                actions.retain(|action| {
+                    let kind = action["kind"].as_str().unwrap_or("");
+                    if !matches!(kind, "email" | "sms" | "push") {
+                        return true;
+                    }
+                    let stop = withdrawals
+                        .iter()
+                        .filter(|w| w.contact == record.key.contact && w.covers(kind, now))
+                        .map(|w| w.at)
+                        .min();
+                    withdrawn_at = withdrawn_at.or(stop);
+                    stop.is_none()
+                });
+                if actions.is_empty() {
+                    if let Some(at) = withdrawn_at {
+                        skipped.push((record, format!("unsubscribed at {at}")));
+                        continue;
+                    }
+                }
+            }
+            kept.0.push(record);
+            kept.1.push(std::mem::take(payload));
+        }
+        let marks: Vec<Mark<'_>> = skipped
+            .iter()
+            .map(|(record, reason)| mark(&record.key, SendStatus::Skipped, Some(reason)))
+            .collect();
+        if !marks.is_empty() {
+            store.mark_all(&marks, now)?;
+            summary.skipped += marks.len() as u64;
+        }
+        Ok(kept)
     }
 }
 

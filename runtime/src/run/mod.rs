@@ -190,7 +190,12 @@ pub fn run<R: Read + Seek>(
         batch.add(store, outbox, record, now, &mut summary)?;
     }
 
-    let window = Window::new(from, now).ok().filter(|w| !w.is_empty());
+    // A first run covers its own start too, `[now - lookback, now]`: no
+    // earlier run covered that instant. Later runs cover `(last, now]`.
+    let window = match &last {
+        None => Window::closed(from, now).ok(),
+        Some(_) => Window::new(from, now).ok().filter(|w| !w.is_empty()),
+    };
     let mut evaluator = Evaluator::new(program, zones);
     let watched = watched_fields(program);
     // Contacts are read a chunk at a time: what the state holds of a

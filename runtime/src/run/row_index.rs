@@ -77,10 +77,10 @@ pub(super) struct Entry {
 impl Entry {
     pub(super) const ALWAYS: i64 = i64::MIN;
 
-    /// Whether the row may have something due before `end`.
+    /// Whether the row may have something due at or before `end`.
     pub(super) fn due_before(&self, end: Timestamp) -> bool {
         // Stored rounded down: comparing whole seconds reads more, never less.
-        self.next_due < end.as_second() || self.next_due == Entry::ALWAYS
+        self.next_due <= end.as_second() || self.next_due == Entry::ALWAYS
     }
 
     fn bytes(&self) -> [u8; ENTRY_BYTES] {
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(reader.contacts, 2);
         let read: Vec<Entry> = reader.map(Result::unwrap).collect();
         assert_eq!(read, entries);
-        assert!(!read[0].due_before(at(5000)) && read[0].due_before(at(5001)));
+        assert!(!read[0].due_before(at(4999)) && read[0].due_before(at(5000)));
         assert!(read[1].due_before(at(i64::from(i32::MIN))));
         // A window before the index was built, another file, another
         // program, other zone rules, a torn file: not used.

@@ -165,7 +165,7 @@ pub type StateResult<T> = Result<T, StateError>;
 pub trait StateStore {
     /// The last run that completed, if any.
     fn last_completed_run(&self) -> StateResult<Option<RunRecord>>;
-    /// Starts a run over `[from, to)`; returns its id.
+    /// Starts a run over `(from, to]`; returns its id.
     fn begin_run(&mut self, from: Timestamp, to: Timestamp, started: Timestamp)
         -> StateResult<i64>;
     /// Marks the run completed, with its summary (JSON).
@@ -254,6 +254,20 @@ pub trait StateStore {
         let _ = (activity, found);
         Ok(false)
     }
+    /// The unsubscriptions known for these contacts (`unsubscribed`
+    /// events), whatever run or feed recorded them: consent is checked
+    /// again when a send is handed over (guarantee 11).
+    fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
+        let mut found = Vec::new();
+        for &contact in contacts {
+            for event in self.events(contact)? {
+                if let Some(withdrawal) = Withdrawal::of(contact, &event) {
+                    found.push(withdrawal);
+                }
+            }
+        }
+        Ok(found)
+    }
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
 }
@@ -262,14 +276,46 @@ pub trait StateStore {
 /// [`StateStore::active_contacts`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Activity {
-    /// Sends due in `[from, to)`: their follow-ups may be due.
+    /// Sends due in `[from, to]`: their follow-ups may be due.
     pub sends: Option<(Timestamp, Timestamp)>,
-    /// Events of a kind in `[from, to)`: rules they trigger (or whose
+    /// Events of a kind in `[from, to]`: rules they trigger (or whose
     /// absence they end) may be due.
     pub events: Vec<(String, Timestamp, Timestamp)>,
     /// Events learned after this sequence number (after the last run
     /// looked): their rules may be due late.
     pub events_after: Option<i64>,
+}
+
+/// A contact's unsubscription from one channel, or from all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Withdrawal {
+    pub contact: String,
+    /// `None`: every channel (no `channel`, an empty one, or `all`).
+    pub channel: Option<String>,
+    pub at: Timestamp,
+}
+
+impl Withdrawal {
+    /// The withdrawal an event says, if it is an `unsubscribed`.
+    pub fn of(contact: &str, event: &Event) -> Option<Withdrawal> {
+        if event.kind != "unsubscribed" {
+            return None;
+        }
+        let channel = match event.attributes.get("channel") {
+            Some(crate::vm::Value::Text(c)) if !c.is_empty() && c != "all" => Some(c.clone()),
+            _ => None,
+        };
+        Some(Withdrawal {
+            contact: contact.to_string(),
+            channel,
+            at: event.at,
+        })
+    }
+
+    /// Whether it withdraws consent for `channel` by `now`.
+    pub fn covers(&self, channel: &str, now: Timestamp) -> bool {
+        self.at <= now && self.channel.as_deref().is_none_or(|c| c == channel)
+    }
 }
 
 /// One status change, for [`StateStore::mark_all`].

