@@ -163,3 +163,121 @@ fn an_unsubscribe_known_before_hand_off_stops_a_send_due_before_it() {
         "{report}"
     );
 }
+
+#[test]
+fn a_state_file_that_is_not_a_whole_state_is_refused_and_nothing_is_sent() {
+    let contacts = format!("{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n");
+    let dir = project("damaged-state", &contacts);
+    // A good state, from a run that delivered Ana's offers.
+    let first = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("flow.db created"),
+        "{}",
+        text(&first.stdout)
+    );
+    assert_eq!(outbox(&dir).len(), 2);
+    let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert!(!text(&again.stdout).contains("created"));
+    let good = std::fs::read(dir.join("flow.db")).expect("state");
+    let damaged: [(&str, Vec<u8>, &str); 4] = [
+        ("empty", Vec::new(), "empty (0 bytes)"),
+        ("truncated", good[..good.len() / 2].to_vec(), "truncated"),
+        (
+            "not SQLite",
+            b"id,email\n".to_vec(),
+            "not a SQLite database",
+        ),
+        (
+            "another program's",
+            Vec::new(),
+            "another program's SQLite database",
+        ),
+    ];
+    for (what, bytes, cause) in damaged {
+        let _ = std::fs::remove_dir_all(dir.join("outbox"));
+        for suffix in ["", "-wal", "-shm", ".rows"] {
+            let _ = std::fs::remove_file(dir.join(format!("flow.db{suffix}")));
+        }
+        if what == "another program's" {
+            let other = foreign_database(&dir.join("flow.db"));
+            assert!(other, "sqlite3 made the foreign file");
+        } else {
+            std::fs::write(dir.join("flow.db"), &bytes).expect("damage");
+        }
+        let out = run_at(&dir, "2027-05-31T08:00:00Z", &["--lookback", "1d"]);
+        assert_eq!(out.status.code(), Some(2), "{what}: {}", text(&out.stdout));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("flow.db is not a") && stderr.contains(cause),
+            "{what}: {stderr}"
+        );
+        assert!(outbox(&dir).is_empty(), "{what}: nothing sent");
+    }
+}
+
+/// A SQLite file with another program's table, made by python3's sqlite3
+/// module (python3 runs the SMTP tests' server, so CI has it).
+fn foreign_database(path: &Path) -> bool {
+    std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE invoices (n)'); c.commit()",
+        ])
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn two_runs_started_together_through_two_paths_deliver_each_message_once() {
+    if !support::aiosmtpd() {
+        return;
+    }
+    let dir = temp_dir("edges-two-paths");
+    let program = support::build(&dir);
+    assert!(program.exists());
+    let contacts = support::contacts(&dir, 300);
+    std::os::unix::fs::symlink(dir.join("flow.db"), dir.join("link.db")).expect("symlink");
+    // The state exists before the race (a new file is created by one name).
+    let first = support::run(&dir, &contacts, "2027-05-30T07:00:00Z", &[], &[]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let maildir = dir.join("mail");
+    let server = support::Server::aiosmtpd(&maildir, &[]);
+    let smtp = server.address();
+    let start = |state: &str| {
+        std::process::Command::new(support::BIN)
+            .args(["run", "--program", "b.flowb", "--contacts"])
+            .arg(&contacts)
+            .args(["--now", support::OFFERS_DUE, "--state", state])
+            .args(["--smtp", &smtp, "--smtp-connections", "2"])
+            .current_dir(&dir)
+            .env_remove("FLOWC_TZDIR")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flowc starts")
+    };
+    let (a, b) = (start("flow.db"), start("link.db"));
+    let codes: Vec<Option<i32>> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("ends").status.code())
+        .collect();
+    assert!(
+        codes.iter().all(|c| *c == Some(0) || *c == Some(4)),
+        "{codes:?}"
+    );
+    // Whichever lost the race (or came second) ends the work.
+    let last = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_DUE,
+        &["--smtp", &smtp],
+        &[],
+    );
+    assert!(last.status.success(), "{}", text(&last.stderr));
+    let ids = server.message_ids();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), 600, "every offer arrived");
+    assert_eq!(ids.len(), 600, "none twice ({codes:?})");
+}

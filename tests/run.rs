@@ -160,25 +160,87 @@ fn a_run_after_the_deadline_reports_missed_with_a_distinct_exit_code() {
 }
 
 #[test]
-fn two_runs_at_once_cannot_both_deliver() {
+fn two_runs_at_once_cannot_both_deliver_however_the_state_is_reached() {
+    use flowc_runtime::state::{Holder, StateStore, Taken};
     let dir = setup("locked");
-    let lock = std::fs::File::create(dir.join("flow.db.lock")).unwrap();
-    lock.lock().unwrap();
-    let out = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
-    assert_eq!(out.status.code(), Some(4));
-    assert!(
-        text(&out.stderr).contains("another run holds"),
-        "{}",
-        text(&out.stderr)
+    // Another run (this test process, alive) holds the state's lease.
+    let mut other = SqliteState::open(&dir.join("flow.db")).unwrap();
+    let now = jiff::Timestamp::now();
+    assert_eq!(
+        other.take_lease(&Holder::this_process(), now).unwrap(),
+        Taken::Free
     );
-    assert!(outbox(&dir).is_empty());
-    drop(lock);
+    // The same file by its path, through a symlink and by its absolute
+    // path: every run refuses, nothing is sent.
+    std::os::unix::fs::symlink(dir.join("flow.db"), dir.join("link.db")).unwrap();
+    let state = dir.join("flow.db");
+    for path in ["flow.db", "link.db", state.to_str().unwrap()] {
+        let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--state", path]);
+        assert_eq!(out.status.code(), Some(4), "{path}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("another run (pid"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(outbox(&dir).is_empty(), "{path}");
+    }
+    // A hard link gives SQLite a second journal: both names are refused,
+    // whoever holds the lease.
+    std::fs::hard_link(dir.join("flow.db"), dir.join("hard.db")).unwrap();
+    for path in ["hard.db", "flow.db"] {
+        let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--state", path]);
+        assert_eq!(out.status.code(), Some(2), "{path}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("2 hard links"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(outbox(&dir).is_empty(), "{path}");
+    }
+    std::fs::remove_file(dir.join("hard.db")).unwrap();
+    // No lock file to delete: the exclusion is in the state.
+    assert!(!dir.join("flow.db.lock").exists());
+    other.release_lease().unwrap();
+    drop(other);
     assert_eq!(
         run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"])
             .status
             .code(),
         Some(0)
     );
+}
+
+#[test]
+fn the_lease_of_a_killed_run_is_taken_over_at_once() {
+    use flowc_runtime::state::{Holder, StateStore, Taken};
+    let dir = setup("lease-of-the-dead");
+    // A run that took the lease and was killed: its process is gone.
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    let start = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    child.wait().unwrap();
+    let start = start
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(19))
+        .unwrap_or("0")
+        .to_string();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let dead = Holder(format!("{}/{pid}/{start}/0", host.trim()));
+    let mut state = SqliteState::open(&dir.join("flow.db")).unwrap();
+    assert_eq!(
+        state.take_lease(&dead, jiff::Timestamp::now()).unwrap(),
+        Taken::Free
+    );
+    drop(state);
+    let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stopped without ending; this run takes over its lease"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!outbox(&dir).is_empty());
 }
 
 /// An outbox that fails (an outage) or dies after writing (a crash).

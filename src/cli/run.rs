@@ -16,7 +16,7 @@ use flowc_runtime::delivery::{
 };
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, Backoff, RowIndexOptions, RunOptions};
-use flowc_runtime::state::{SqliteState, StateStore};
+use flowc_runtime::state::{Holder, SqliteState, StateStore, Taken};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
@@ -245,22 +245,35 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     let endpoints = args.webhooks.endpoints(&program).map_err(usage)?;
     let routes = endpoints.describe();
 
-    // One run at a time per state: the lock goes with the process, even killed.
-    let lock_path = PathBuf::from(format!("{}.lock", args.state.display()));
-    let lock = File::create(&lock_path)
-        .map_err(|e| usage(format!("cannot create {}: {e}", lock_path.display())))?;
-    if lock.try_lock().is_err() {
-        return Err((
-            EXIT_LOCKED,
-            format!(
-                "another run holds {} (lock {}); this run did nothing. Wait for it, or stop it",
-                args.state.display(),
-                lock_path.display()
-            ),
-        ));
-    }
-
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
+    // One run at a time per state, however it is reached: a lease row in
+    // the state itself (see runtime/src/state/lease.rs).
+    let took_over = match store
+        .take_lease(&Holder::this_process(), Timestamp::now())
+        .map_err(|e| usage(e.0))?
+    {
+        Taken::Free => None,
+        Taken::TakenOver(held) => Some(held),
+        Taken::Refused(held) => {
+            return Err((
+                EXIT_LOCKED,
+                format!(
+                    "another run ({}, since {}) holds {}; this run did nothing. Wait for it, or stop it (its lease expires at {} unless it renews it)",
+                    held.holder.describe(),
+                    held.taken_at,
+                    args.state.display(),
+                    held.expires_at,
+                ),
+            ))
+        }
+    };
+    if let Some(held) = took_over {
+        eprintln!(
+            "warning: the run of {} (since {}) stopped without ending; this run takes over its lease",
+            held.holder.describe(),
+            held.taken_at
+        );
+    }
     let folder = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
     let mut via = format!("to {}", args.outbox.display());
     let mut outbox: Box<dyn Outbox> = match &args.smtp {
@@ -337,7 +350,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         }),
     };
     let contacts_name = args.contacts.display().to_string();
-    let summary = run_program(
+    let mut summary = run_program(
         &program,
         zones,
         &mut store,
@@ -349,6 +362,8 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     )
     .map_err(|e| usage(e.0))?;
     bar.finish_and_clear();
+    summary.new_state = store.created();
+    store.release_lease().map_err(|e| usage(e.0))?;
 
     for row in &summary.rejected_rows {
         eprintln!("warning: {row}; contact skipped");
@@ -398,6 +413,12 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.retried,
         );
         println!("rows: {}", summary.row_index);
+        if summary.new_state {
+            println!(
+                "state: {} created (a new state: nothing was recorded before this run)",
+                args.state.display()
+            );
+        }
     }
     Ok(if !summary.missed.is_empty() {
         EXIT_MISSED

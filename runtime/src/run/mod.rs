@@ -69,6 +69,8 @@ pub struct RunOptions {
 #[derive(Debug, Default, Serialize)]
 pub struct RunSummary {
     pub run: i64,
+    /// The state did not exist before this run: it was created new.
+    pub new_state: bool,
     pub window_from: String,
     pub window_to: String,
     pub zone_rules: String,

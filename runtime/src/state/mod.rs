@@ -4,8 +4,10 @@
 //! SQLite is the embedded default (`sqlite.rs`); a shared PostgreSQL store
 //! for several workers can implement the same trait without touching the VM.
 
+mod lease;
 mod sqlite;
 
+pub use lease::{HeldBy, Holder, Taken, LEASE_FOR};
 pub use sqlite::SqliteState;
 
 use std::collections::HashMap;
@@ -163,6 +165,12 @@ pub type StateResult<T> = Result<T, StateError>;
 
 /// The state layer. Every write is durable when the call returns.
 pub trait StateStore {
+    /// Takes the run lease for `holder` at the wall clock `at` (see
+    /// `lease.rs`): one run at a time per state. Once taken, every durable
+    /// write renews it and fails if another run has taken it over.
+    fn take_lease(&mut self, holder: &Holder, at: Timestamp) -> StateResult<Taken>;
+    /// Gives the lease back: the run is over.
+    fn release_lease(&mut self) -> StateResult<()>;
     /// The last run that completed, if any.
     fn last_completed_run(&self) -> StateResult<Option<RunRecord>>;
     /// Starts a run over `(from, to]`; returns its id.

@@ -8,9 +8,11 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Held, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord,
-    SendStatus, StateError, StateResult, StateStore, StoredChange, Withdrawal,
+    Activity, ContactState, Held, HeldBy, Holder, Mark, RunInfo, RunRecord, SendCount, SendKey,
+    SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange, Taken, Withdrawal,
+    LEASE_FOR,
 };
+mod file_check;
 mod rows;
 mod schema;
 
@@ -19,6 +21,10 @@ use rows::{event, event_at, held_at, instant, sent_message, sent_message_at, to_
 
 pub struct SqliteState {
     connection: Connection,
+    /// No file was there: this open created a new, empty state.
+    created: bool,
+    /// The run lease this connection holds, renewed with every commit.
+    lease: Option<Holder>,
 }
 
 fn error(context: &str) -> impl Fn(rusqlite::Error) -> StateError + '_ {
@@ -28,8 +34,29 @@ fn error(context: &str) -> impl Fn(rusqlite::Error) -> StateError + '_ {
 const PREFETCH_CHUNK: usize = 500;
 
 impl SqliteState {
-    /// Opens (or creates) the state file.
+    /// Opens the state file, or creates it where no file exists. A file
+    /// that exists but is not a whole flowc state (empty, truncated, not
+    /// SQLite, another program's database) is refused, never taken as a
+    /// new state: that would send again everything it had recorded.
     pub fn open(path: &Path) -> StateResult<SqliteState> {
+        let created = match std::fs::metadata(path) {
+            Ok(_) => {
+                file_check::whole_sqlite_file(path).map_err(|cause| {
+                    StateError(format!(
+                        "{} is not a usable flowc state: {cause}. Nothing was done: restore it from a backup, or move it away to start a new state (everything in the lookback would be sent again)",
+                        path.display()
+                    ))
+                })?;
+                false
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                return Err(StateError(format!(
+                    "cannot read the state file {}: {e}",
+                    path.display()
+                )))
+            }
+        };
         let connection = Connection::open(path).map_err(|e| {
             StateError(format!(
                 "cannot open the state file {}: {e}",
@@ -39,10 +66,50 @@ impl SqliteState {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")
             .map_err(error("cannot configure the state file"))?;
+        if !created {
+            schema::recognise(&connection).map_err(|e| {
+                StateError(format!(
+                    "{} is not a flowc state file: {e}. Nothing was done",
+                    path.display()
+                ))
+            })?;
+        }
         schema::migrate(&connection).map_err(|e| {
             StateError(format!("{} is not a flowc state file: {e}", path.display()))
         })?;
-        Ok(SqliteState { connection })
+        Ok(SqliteState {
+            connection,
+            created,
+            lease: None,
+        })
+    }
+
+    /// Inside a transaction: extends the lease this run holds, or fails
+    /// if another run took it over (this one was presumed dead). Nothing
+    /// of the transaction is then committed, and nothing more delivered.
+    fn renew_lease(&self) -> StateResult<()> {
+        let Some(holder) = &self.lease else {
+            return Ok(());
+        };
+        let expires = Timestamp::now()
+            .checked_add(LEASE_FOR)
+            .unwrap_or(Timestamp::MAX);
+        let renewed = self
+            .connection
+            .prepare_cached("UPDATE lease SET expires_at = ?1 WHERE name = 'run' AND holder = ?2")
+            .and_then(|mut s| s.execute(params![expires.to_string(), holder.0]))
+            .map_err(error("cannot renew the run's lease on the state"))?;
+        if renewed == 0 {
+            return Err(StateError(
+                "another run took over this run's lease on the state (this run was presumed stopped): stopping before delivering anything more".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether this open created the file (a new state).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Runs `query` (its `IN (?)` widened to one mark per contact of
@@ -140,6 +207,65 @@ impl SqliteState {
 }
 
 impl StateStore for SqliteState {
+    fn take_lease(&mut self, holder: &Holder, at: Timestamp) -> StateResult<Taken> {
+        let context = "cannot take the run's lease on the state";
+        let take = || -> rusqlite::Result<Taken> {
+            // IMMEDIATE: the write lock first, so two runs cannot both
+            // read the lease free and both take it.
+            self.connection.execute_batch("BEGIN IMMEDIATE")?;
+            let found = self
+                .connection
+                .query_row(
+                    "SELECT holder, taken_at, expires_at FROM lease WHERE name = 'run'",
+                    [],
+                    |row| {
+                        Ok(HeldBy {
+                            holder: Holder(row.get(0)?),
+                            taken_at: instant(row.get(1)?)?,
+                            expires_at: instant(row.get(2)?)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let taken = match found {
+                None => Taken::Free,
+                Some(held) if held.expires_at < at || held.holder.is_gone() => {
+                    Taken::TakenOver(held)
+                }
+                Some(held) => Taken::Refused(held),
+            };
+            if !matches!(taken, Taken::Refused(_)) {
+                let expires = at.checked_add(LEASE_FOR).unwrap_or(Timestamp::MAX);
+                self.connection.execute(
+                    "INSERT OR REPLACE INTO lease (name, holder, taken_at, expires_at) VALUES ('run', ?1, ?2, ?3)",
+                    params![holder.0, at.to_string(), expires.to_string()],
+                )?;
+            }
+            self.connection.execute_batch("COMMIT")?;
+            Ok(taken)
+        };
+        let taken = take().map_err(|e| {
+            let _ = self.connection.execute_batch("ROLLBACK");
+            StateError(format!("{context}: {e}"))
+        })?;
+        if !matches!(taken, Taken::Refused(_)) {
+            self.lease = Some(holder.clone());
+        }
+        Ok(taken)
+    }
+
+    fn release_lease(&mut self) -> StateResult<()> {
+        if let Some(holder) = self.lease.take() {
+            self.connection
+                .execute(
+                    "DELETE FROM lease WHERE name = 'run' AND holder = ?1",
+                    [holder.0],
+                )
+                .map_err(error("cannot give back the run's lease"))?;
+        }
+        Ok(())
+    }
+
     fn last_completed_run(&self) -> StateResult<Option<RunRecord>> {
         self.connection
             .query_row(
@@ -220,6 +346,10 @@ impl StateStore for SqliteState {
 
     fn commit_group(&mut self) -> StateResult<()> {
         if !self.connection.is_autocommit() {
+            if let Err(e) = self.renew_lease() {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                return Err(e);
+            }
             self.connection
                 .execute_batch("COMMIT")
                 .map_err(error("cannot record the sends"))?;
@@ -236,6 +366,10 @@ impl StateStore for SqliteState {
                 .map_err(error("cannot update sends"))?;
         }
         let result = self.mark_each(marks, at);
+        let result = match (alone, result) {
+            (true, Ok(())) => self.renew_lease(),
+            (_, result) => result,
+        };
         match (alone, &result) {
             (true, Ok(())) => self
                 .connection

@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS field_changes (
     new TEXT NOT NULL,
     PRIMARY KEY (contact, field, at)
 );
+CREATE TABLE IF NOT EXISTS lease (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    taken_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS held (
     contact TEXT NOT NULL,
     flow TEXT NOT NULL,
@@ -65,7 +71,7 @@ CREATE TABLE IF NOT EXISTS held (
 ";
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Columns added since the first state files, with their definitions: a
 /// file that lacks one gets it, with its default, and keeps every row.
@@ -76,6 +82,37 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // How many events the state held when the run began (max rowid).
     ("runs", "events_seen", "INTEGER"),
 ];
+
+/// Checks that an existing file is a flowc state: it carries a format
+/// version, or (written before versions) the send log. SQLite reads a
+/// damaged page only when a query reaches it; asking for the schema reads
+/// the first pages, and a file cut short fails here.
+pub fn recognise(connection: &Connection) -> Result<(), String> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| e.to_string())?;
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .and_then(|mut s| {
+            s.query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map_err(|e| e.to_string())?;
+    // A newer flowc's file is refused by `migrate`, which says so.
+    if tables.iter().any(|t| t == "sends") || version > VERSION {
+        return Ok(());
+    }
+    match (version, tables.is_empty()) {
+        (0, true) => Err("it is an empty SQLite database, with no flowc tables".into()),
+        (0, false) => Err(format!(
+            "it is another program's SQLite database (tables: {})",
+            tables.join(", ")
+        )),
+        _ => Err(format!(
+            "it has format version {version} but no send log: it was damaged"
+        )),
+    }
+}
 
 /// Creates the tables of a new file, or brings an older file up to
 /// [`VERSION`] in one transaction. A file from a newer flowc is refused:
