@@ -281,3 +281,106 @@ fn two_runs_started_together_through_two_paths_deliver_each_message_once() {
     assert_eq!(unique.len(), 600, "every offer arrived");
     assert_eq!(ids.len(), 600, "none twice ({codes:?})");
 }
+
+#[test]
+fn bad_contact_rows_are_reported_by_line_and_good_rows_go_once() {
+    let long_name = "N".repeat(5000);
+    let contacts = format!(
+        "{HEADER}\
+         a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n\
+         b1,bram@example.com,Bram,Europe/Paris,1990-06-15\n\
+         b2,bea@example.com,Bea,Europe/Paris,1990-06-15,true,extra\n\
+         a1,other@example.com,Ana Again,Europe/Paris,1990-06-15,true\n\
+         l1,long@example.com,{long_name},Europe/Paris,1990-06-15,true\n\
+         g1,\"ana@example.com\r\nBcc: victim@example.com\",Gus,Europe/Paris,1990-06-15,true\n\
+         c1,\"carl@example.com,Carl,Europe/Paris,1990-06-15,true\n\
+         d1,dora@example.com,Dora,Europe/Paris,1990-06-15,true\n\
+         e1,emil@example.com,Emil,Europe/Paris,1990-06-15,true\n"
+    );
+    let dir = project("bad-rows", &contacts);
+    let out = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for (line, cause) in [
+        (3, "5 fields, but the header names 6 columns"),
+        (4, "7 fields, but the header names 6 columns"),
+        (5, "contact `a1` is already on line 2"),
+        (6, "5000 bytes long (at most 998"),
+        (7, "column `email`"),
+        // Line 7's quoted value holds a line break: the next row is line 9.
+        (9, "a quote opened in this row is never closed"),
+    ] {
+        assert!(
+            stderr.contains(&format!("contacts.csv:{line}: ")) && stderr.contains(cause),
+            "line {line}: {cause}\n{stderr}"
+        );
+    }
+    // Data never forges a line of the log.
+    assert!(!stderr.lines().any(|l| l.starts_with("Bcc:")), "{stderr}");
+    // The good rows, after the broken quote too, each get their two
+    // offers once; nothing of the bad rows is sent.
+    for address in ["ana@example.com", "dora@example.com", "emil@example.com"] {
+        assert_eq!(mails_to(&dir, address), 2, "{address}\n{stderr}");
+    }
+    assert_eq!(outbox(&dir).len(), 6, "{stderr}");
+    // The second run reads every row again (a file with a duplicate id
+    // keeps no row index) and sends nothing twice.
+    let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert!(
+        text(&again.stderr).contains("contact `a1` is already on line 2"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(outbox(&dir).len(), 6);
+}
+
+#[test]
+fn a_declared_column_missing_from_the_file_stops_the_run_before_anything_is_sent() {
+    let dir = project(
+        "missing-column",
+        "id,email,first_name,time_zone,birthday\na1,ana@example.com,Ana,Europe/Paris,1990-06-15\n",
+    );
+    let out = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("declares `email_optin` but the header has no such column"),
+        "{stderr}"
+    );
+    assert!(outbox(&dir).is_empty());
+}
+
+#[test]
+fn a_bad_row_holds_its_contact_and_the_fixed_row_gets_what_fell_due() {
+    let good = "a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n";
+    let dir = project(
+        "held-row",
+        &format!("{HEADER}{good}b1,bram@example.com,Bram,Europe/Paris,1990-06-15\n"),
+    );
+    let out = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "held: contacts.csv:3: contact `b1`: every flow held until its row can be read"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(mails_to(&dir, "bram@example.com"), 0);
+    let status = text(&flowc(&dir, &["status"], &[]).stdout);
+    assert!(status.contains("b1"), "{status}");
+    // Fixed an hour later, the same local day: both offers go, once.
+    std::fs::write(
+        dir.join("contacts.csv"),
+        format!("{HEADER}{good}b1,bram@example.com,Bram,Europe/Paris,1990-06-15,true\n"),
+    )
+    .expect("fix");
+    let fixed = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
+    assert!(fixed.status.success(), "{}", text(&fixed.stderr));
+    assert!(text(&fixed.stderr).contains("released: contacts.csv:3: contact `b1`"));
+    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
+    assert_eq!(mails_to(&dir, "ana@example.com"), 2);
+    let later = run_at(&dir, "2027-05-31T08:00:00Z", &[]);
+    assert!(later.status.success());
+    assert_eq!(outbox(&dir).len(), 4);
+}

@@ -50,7 +50,10 @@ pub fn lower(
         .schema
         .fields
         .iter()
-        .map(|(name, field)| lowering.field_spec(name, field.ty))
+        .map(|(name, field)| bytecode::FieldSpec {
+            required: !field.optional,
+            ..lowering.field_spec(name, field.ty)
+        })
         .collect();
     let events = project
         .schema
@@ -153,6 +156,7 @@ impl<'a> Lowering<'a> {
     fn field_spec(&mut self, name: &str, ty: FieldType) -> bytecode::FieldSpec {
         bytecode::FieldSpec {
             name: self.string(name),
+            required: false,
             kind: match ty {
                 FieldType::Text => FieldKind::Text,
                 FieldType::Number => FieldKind::Number,

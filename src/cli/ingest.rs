@@ -49,7 +49,8 @@ pub fn run(args: IngestArgs, zones: &ZoneDb) -> u8 {
     for error in &events.errors {
         eprintln!(
             "warning: {name}:{}: {}; line skipped",
-            error.line, error.reason
+            error.line,
+            super::printable(&error.reason)
         );
     }
     let mut state = match SqliteState::open(&args.state) {

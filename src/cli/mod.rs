@@ -27,6 +27,23 @@ pub const EXIT_USAGE: u8 = 2;
 /// A bug in flowc.
 pub const EXIT_INTERNAL: u8 = 101;
 
+/// `text` with its control characters escaped (`\n`, `\r`, `\u{1b}`):
+/// what flowc prints may hold contact or event data, and a line break or a
+/// terminal escape in it must not forge a line of the log or recolour it.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[derive(Parser)]
 #[command(
     name = "flowc",

@@ -193,7 +193,7 @@ pub fn run(args: RunArgs, zones: &ZoneDb) -> u8 {
     match execute(args, zones) {
         Ok(code) => code,
         Err((code, message)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", super::printable(&message));
             code
         }
     }
@@ -366,25 +366,25 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     store.release_lease().map_err(|e| usage(e.0))?;
 
     for row in &summary.rejected_rows {
-        eprintln!("warning: {row}; contact skipped");
+        eprintln!("warning: {}; contact not read", super::printable(row));
     }
     for held in &summary.held_contacts {
-        eprintln!("held: {held}");
+        eprintln!("held: {}", super::printable(held));
     }
     for released in &summary.released {
-        eprintln!("released: {released}");
+        eprintln!("released: {}", super::printable(released));
     }
     for pending in &summary.pending {
-        eprintln!("pending: {pending}");
+        eprintln!("pending: {}", super::printable(pending));
     }
     for missed in &summary.missed {
-        eprintln!("MISSED: {missed}");
+        eprintln!("MISSED: {}", super::printable(missed));
     }
     for failed in &summary.failed {
-        eprintln!("FAILED: {failed}");
+        eprintln!("FAILED: {}", super::printable(failed));
     }
     for interrupted in &summary.interrupted {
-        eprintln!("warning: {interrupted}");
+        eprintln!("warning: {}", super::printable(interrupted));
     }
     if !routes.is_empty() && !args.json {
         println!("signed webhooks: {}", routes.join(", "));

@@ -129,10 +129,10 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
             Err(error) => {
                 rejected += 1;
                 eprintln!(
-                    "warning: {}:{}: {}; contact skipped",
+                    "warning: {}:{}: {}; contact not read",
                     args.contacts.display(),
                     error.line,
-                    error.reason
+                    super::printable(&error.reason)
                 );
                 continue;
             }
@@ -148,8 +148,8 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
                     held += 1;
                     eprintln!(
                         "warning: contact `{}`: {}",
-                        contact.id,
-                        describe_problem(problem)
+                        super::printable(&contact.id),
+                        super::printable(&describe_problem(problem))
                     );
                 }
                 for due in &evaluation.dues {
@@ -157,7 +157,11 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
                 }
             }
             Err(error) => {
-                eprintln!("error: contact `{}`: {error}", contact.id);
+                eprintln!(
+                    "error: contact `{}`: {}",
+                    super::printable(&contact.id),
+                    super::printable(&error.to_string())
+                );
                 held += 1;
             }
         }
@@ -204,7 +208,7 @@ pub fn load_events(
             "warning: {}:{}: {}; line skipped",
             path.display(),
             error.line,
-            error.reason
+            super::printable(&error.reason)
         );
     }
     Ok(events.by_contact)

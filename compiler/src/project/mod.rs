@@ -335,6 +335,10 @@ fn field_def(value: &toml::Value) -> Result<FieldDef, (String, Option<String>)> 
         })?),
         None => None,
     };
+    let optional = table
+        .and_then(|t| t.get("optional"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
     if yearly && !matches!(ty, FieldType::Date | FieldType::DateTime) {
         return Err(("only a date can be `yearly`".into(), None));
     }
@@ -342,6 +346,7 @@ fn field_def(value: &toml::Value) -> Result<FieldDef, (String, Option<String>)> 
         ty,
         yearly,
         consent,
+        optional,
     })
 }
 

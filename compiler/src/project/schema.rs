@@ -63,6 +63,9 @@ pub struct FieldDef {
     pub yearly: bool,
     /// A bool field that records consent for a channel.
     pub consent: Option<Channel>,
+    /// A contacts file may lack its column (`optional = true`); every
+    /// other declared column must be there, or a run stops before sending.
+    pub optional: bool,
 }
 
 /// One kind of event and its attributes.
@@ -97,12 +100,17 @@ impl Schema {
         ] {
             schema.add_field(name, ty);
         }
+        // A typical contact, not a promise: any of its columns may be absent.
+        for field in schema.fields.values_mut() {
+            field.optional = true;
+        }
         schema.fields.insert(
             "birthday".into(),
             FieldDef {
                 ty: FieldType::Date,
                 yearly: true,
                 consent: None,
+                optional: true,
             },
         );
         for (name, attributes) in [
@@ -167,6 +175,7 @@ impl Schema {
                 ty,
                 yearly: false,
                 consent: None,
+                optional: false,
             },
         );
     }

@@ -88,6 +88,9 @@ pub struct TemplateCode {
 pub struct FieldSpec {
     pub name: StrId,
     pub kind: FieldKind,
+    /// A contact field whose column every contacts file must have (the
+    /// schema does not mark it `optional`). False for event attributes.
+    pub required: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

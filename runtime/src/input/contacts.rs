@@ -1,14 +1,31 @@
 //! Contacts from a CSV file, streamed one row at a time and typed by the
 //! program's schema. A bad row is an error naming its line and cause; the
-//! rows after it are still read.
+//! rows after it are still read (guarantee 15):
+//!
+//! - a row with more or fewer fields than the header has columns is not
+//!   read: its values would land in the wrong fields;
+//! - a quote left open swallows the rest of the file into one field: the
+//!   row is reported and reading starts again at the line after it;
+//! - a value longer than [`MAX_VALUE`] bytes is refused (a mail header
+//!   line is at most 998 characters, RFC 5322);
+//! - an id already seen: the first row is the contact, each later one is
+//!   reported with both lines and not used;
+//! - a column the schema declares (not `optional`) but the header lacks
+//!   stops everything before a row is read.
 
 use std::io::{Read, Seek};
+
+use rustc_hash::FxHashMap;
 
 use crate::bytecode::{FieldKind, Program};
 use crate::vm::Contact;
 
 use super::values::parse_cell;
 use super::{InputError, RowError};
+
+/// The longest value a contact field may hold, in bytes: RFC 5322's limit
+/// of a header line, which a name or an address may become.
+pub const MAX_VALUE: usize = 998;
 
 /// Reads contacts; the `id` column is required, columns the schema does not
 /// know are left out (see `ignored_columns`).
@@ -19,6 +36,10 @@ pub struct ContactReader<R: Read> {
     columns: Vec<Option<(std::sync::Arc<str>, FieldKind)>>,
     id_column: usize,
     ignored: Vec<String>,
+    /// Each id read so far (a 64-bit hash, 16 bytes a contact with its
+    /// line), when the file is read from the start: a later row with the
+    /// same id is a duplicate. Rows read at an offset are not checked.
+    seen: Option<FxHashMap<u64, u64>>,
 }
 
 impl<R: Read> ContactReader<R> {
@@ -56,12 +77,33 @@ impl<R: Read> ContactReader<R> {
                     .into(),
             )
         })?;
+        let missing: Vec<&str> = program
+            .fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| program.string(f.name))
+            .filter(|name| *name != "id")
+            .filter(|name| {
+                !columns
+                    .iter()
+                    .flatten()
+                    .any(|(column, _): &(std::sync::Arc<str>, FieldKind)| &**column == *name)
+            })
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
+            return Err(InputError::Header(format!(
+                "the schema (flow.toml) declares {} but the header has no such column: nothing was run. Add the column, or mark the field `optional = true` in flow.toml",
+                names.join(", ")
+            )));
+        }
         Ok(ContactReader {
             rows: reader,
             record: csv::StringRecord::new(),
             columns,
             id_column,
             ignored,
+            seen: Some(FxHashMap::default()),
         })
     }
 
@@ -76,26 +118,60 @@ impl<R: Read + Seek> ContactReader<R> {
     /// [`Iterator::next`] would read it there: a persisted index of the
     /// file reads only the rows it needs.
     pub fn read_at(&mut self, offset: u64, line: u64) -> Option<Result<Contact, RowError>> {
+        // Rows read at an offset are a selection: no duplicates to tell.
+        self.seen = None;
         let mut position = csv::Position::new();
         position.set_byte(offset).set_line(line);
         if let Err(error) = self.rows.seek(position) {
-            return Some(Err(RowError {
+            return Some(Err(RowError::new(
                 line,
                 offset,
-                reason: format!("cannot read the row: {error}"),
-            }));
+                format!("cannot read the row: {error}"),
+            )));
         }
         self.next()
     }
+
+    /// After a row that ran over several lines and did not have the
+    /// header's fields (a quote left open): reading starts again at the
+    /// line after its first, so one broken quote costs one row.
+    fn resume_after_line(&mut self, offset: u64, line: u64) -> std::io::Result<()> {
+        let mut position = csv::Position::new();
+        position.set_byte(offset).set_line(line);
+        self.rows
+            .seek(position)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let mut next = offset;
+        let mut buffer = [0u8; 4096];
+        'scan: loop {
+            let n = self.rows.get_mut().read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            for &byte in &buffer[..n] {
+                next += 1;
+                if byte == b'\n' {
+                    break 'scan;
+                }
+            }
+        }
+        let mut position = csv::Position::new();
+        position.set_byte(next).set_line(line + 1);
+        self.rows
+            .seek(position)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
 }
 
-impl<R: Read> Iterator for ContactReader<R> {
+impl<R: Read + Seek> Iterator for ContactReader<R> {
     type Item = Result<Contact, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let read = self.rows.read_record(&mut self.record);
-        let record = &self.record;
-        let (line, offset) = record.position().map_or((0, 0), |p| (p.line(), p.byte()));
+        let (line, offset) = self
+            .record
+            .position()
+            .map_or((0, 0), |p| (p.line(), p.byte()));
         match read {
             Ok(true) => {}
             Ok(false) => return None,
@@ -103,20 +179,86 @@ impl<R: Read> Iterator for ContactReader<R> {
                 let (line, offset) = error
                     .position()
                     .map_or((line, offset), |p| (p.line(), p.byte()));
-                return Some(Err(RowError {
+                return Some(Err(RowError::new(
                     line,
                     offset,
-                    reason: format!("unreadable row: {error}"),
-                }));
+                    format!("unreadable row: {error}"),
+                )));
             }
         }
-        let id = record.get(self.id_column).unwrap_or("").trim();
-        if id.is_empty() {
-            return Some(Err(RowError {
+        let fields = self.record.len();
+        // The id, where the row has one: its contact's flows are held
+        // while the row cannot be read.
+        let named = |error: RowError, record: &csv::StringRecord, column: usize| match record
+            .get(column)
+            .map(str::trim)
+        {
+            Some(id) if !id.is_empty() && id.len() <= MAX_VALUE => error.of(id),
+            _ => error,
+        };
+        if fields != self.columns.len() {
+            let end_line = self.rows.position().line();
+            let spans = end_line.saturating_sub(line);
+            if spans > 1 {
+                let reason = format!(
+                    "a quote opened in this row is never closed (the row would run over {spans} lines); the row is not read, and reading goes on at line {}",
+                    line + 1
+                );
+                let error = named(
+                    RowError::new(line, offset, reason),
+                    &self.record,
+                    self.id_column,
+                );
+                if let Err(e) = self.resume_after_line(offset, line) {
+                    return Some(Err(RowError {
+                        reason: format!(
+                            "{}, but the file cannot be read again there: {e}",
+                            error.reason
+                        ),
+                        ..error
+                    }));
+                }
+                return Some(Err(error));
+            }
+            let error = RowError::new(
                 line,
                 offset,
-                reason: "the `id` is empty".into(),
-            }));
+                format!(
+                    "{fields} fields, but the header names {} columns: the row is not read (its values would land in the wrong fields)",
+                    self.columns.len()
+                ),
+            );
+            return Some(Err(named(error, &self.record, self.id_column)));
+        }
+        let record = &self.record;
+        let id = record.get(self.id_column).unwrap_or("").trim();
+        if id.is_empty() {
+            return Some(Err(RowError::new(line, offset, "the `id` is empty".into())));
+        }
+        if id.len() > MAX_VALUE {
+            return Some(Err(RowError::new(
+                line,
+                offset,
+                format!("the `id` is {} bytes long (at most {MAX_VALUE})", id.len()),
+            )));
+        }
+        if let Some(seen) = &mut self.seen {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = rustc_hash::FxHasher::default();
+            id.hash(&mut hasher);
+            let first = *seen.entry(hasher.finish()).or_insert(line);
+            if first != line {
+                return Some(Err(RowError {
+                    duplicate: true,
+                    ..RowError::new(
+                        line,
+                        offset,
+                        format!(
+                            "contact `{id}` is already on line {first}: this row is not used (the first row with an id is the contact)"
+                        ),
+                    )
+                }));
+            }
         }
         let mut contact = Contact::new(id);
         contact.line = line;
@@ -124,17 +266,29 @@ impl<R: Read> Iterator for ContactReader<R> {
         contact.fields.reserve(self.columns.len());
         for (cell, column) in record.iter().zip(&self.columns) {
             let Some((name, kind)) = column else { continue };
+            if cell.len() > MAX_VALUE {
+                return Some(Err(RowError::new(
+                    line,
+                    offset,
+                    format!(
+                        "contact `{id}`, column `{name}`: the value is {} bytes long (at most {MAX_VALUE}, the length of a mail header line)",
+                        cell.len()
+                    ),
+                )
+                .of(id)));
+            }
             match parse_cell(*kind, cell) {
                 Ok(Some(value)) => {
                     contact.fields.insert(name.clone(), value);
                 }
                 Ok(None) => {}
                 Err(reason) => {
-                    return Some(Err(RowError {
+                    return Some(Err(RowError::new(
                         line,
                         offset,
-                        reason: format!("contact `{id}`, column `{name}`: {reason}"),
-                    }))
+                        format!("contact `{id}`, column `{name}`: {reason}"),
+                    )
+                    .of(id)))
                 }
             }
         }

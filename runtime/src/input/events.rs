@@ -32,11 +32,11 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
         let line = match line {
             Ok(line) => line,
             Err(error) => {
-                events.errors.push(RowError {
-                    line: number,
-                    offset: 0,
-                    reason: format!("unreadable line: {error}"),
-                });
+                events.errors.push(RowError::new(
+                    number,
+                    0,
+                    format!("unreadable line: {error}"),
+                ));
                 continue;
             }
         };
@@ -45,11 +45,7 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
         }
         match event(program, &line) {
             Ok((contact, event)) => events.by_contact.entry(contact).or_default().push(event),
-            Err(reason) => events.errors.push(RowError {
-                line: number,
-                offset: 0,
-                reason,
-            }),
+            Err(reason) => events.errors.push(RowError::new(number, 0, reason)),
         }
     }
     events

@@ -6,7 +6,7 @@ mod contacts;
 mod events;
 mod values;
 
-pub use contacts::ContactReader;
+pub use contacts::{ContactReader, MAX_VALUE};
 pub use events::{read_events, Events};
 pub use values::parse_cell;
 
@@ -18,6 +18,31 @@ pub struct RowError {
     /// The byte the row starts at.
     pub offset: u64,
     pub reason: String,
+    /// The row repeats an id read earlier in the file.
+    pub duplicate: bool,
+    /// The contact the row is for, when its id could be read: its flows
+    /// are held until the row is fixed.
+    pub contact: Option<String>,
+}
+
+impl RowError {
+    pub fn new(line: u64, offset: u64, reason: String) -> RowError {
+        RowError {
+            line,
+            offset,
+            reason,
+            duplicate: false,
+            contact: None,
+        }
+    }
+
+    /// The same error, for `contact`.
+    pub fn of(self, contact: &str) -> RowError {
+        RowError {
+            contact: Some(contact.to_string()),
+            ..self
+        }
+    }
 }
 
 /// A file that cannot be read at all.

@@ -264,6 +264,9 @@ pub fn run<R: Read + Seek>(
                     }
                     _ => false,
                 };
+                if matches!(&row, Err(e) if e.duplicate) {
+                    plan.forgo(&mut summary.row_index, "the file has duplicate ids");
+                }
                 if let Some(ahead) = &ahead {
                     let bound = from_row
                         .as_ref()
@@ -298,6 +301,27 @@ pub fn run<R: Read + Seek>(
                 summary
                     .rejected_rows
                     .push(format!("{contacts_name}:{}: {}", error.line, error.reason));
+                // Guarantee 15: the contact of a row that cannot be read has
+                // its flows held, like an unknown zone; the run that reads
+                // the row again evaluates them over the held time. (A
+                // duplicate's contact is the first row's, and goes on.)
+                if let (Some(id), false, Some(_)) = (&error.contact, error.duplicate, &window) {
+                    for flow in &program.flows {
+                        let held = crate::state::Held {
+                            flow: program.string(flow.name).to_string(),
+                            since: from,
+                            reason: format!(
+                                "its row {contacts_name}:{} cannot be read ({})",
+                                error.line, error.reason
+                            ),
+                        };
+                        store.hold(id, &held, now)?;
+                    }
+                    summary.held_contacts.push(format!(
+                        "{contacts_name}:{}: contact `{id}`: every flow held until its row can be read",
+                        error.line
+                    ));
+                }
                 continue;
             }
         };
@@ -350,7 +374,10 @@ pub fn run<R: Read + Seek>(
         // recorded missed (never dropped) if not.
         let dues = match holds.released_since() {
             Some(since) => {
-                let wide = Window::new(since, now).map_err(|e| failed(&contact, &e))?;
+                // From the hold's first instant, included (a first run's
+                // window includes its start; a later run's start was
+                // covered before, and what it recorded is not recorded twice).
+                let wide = Window::closed(since, now).map_err(|e| failed(&contact, &e))?;
                 let wider = evaluator
                     .evaluate(&contact, &history, &wide)
                     .map_err(|e| failed(&contact, &e))?;

@@ -211,6 +211,14 @@ impl IndexWriter {
     }
 
     /// Completes the header and puts the index in place.
+    /// Leaves no index: the temporary file goes, an earlier index too
+    /// (it describes other bytes).
+    pub(super) fn abandon(self) {
+        drop(self.file);
+        let _ = std::fs::remove_file(&self.temporary);
+        let _ = std::fs::remove_file(&self.path);
+    }
+
     pub(super) fn finish(self) -> std::io::Result<()> {
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(HEADER_BYTES - 16))?;

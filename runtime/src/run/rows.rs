@@ -134,6 +134,18 @@ impl Plan {
         ))
     }
 
+    /// Writes no index after all: a file with a duplicate id is read
+    /// whole by every run, so every run reports the duplicate (a read by
+    /// index could not tell which row came first).
+    pub(super) fn forgo(&mut self, note: &mut String, why: &str) {
+        if let Plan::Full(_) = self {
+            if let Plan::Full(writer) = std::mem::replace(self, Plan::Without) {
+                writer.abandon();
+            }
+            *note = format!("every row read; no row index ({why})");
+        }
+    }
+
     /// Whether the run must work out each row's next due instant.
     pub(super) fn wants_entries(&self) -> bool {
         !matches!(self, Plan::Without)
