@@ -384,3 +384,86 @@ fn a_bad_row_holds_its_contact_and_the_fixed_row_gets_what_fell_due() {
     assert!(later.status.success());
     assert_eq!(outbox(&dir).len(), 4);
 }
+
+#[test]
+fn an_email_is_dated_when_it_is_handed_over_and_says_when_it_was_due() {
+    let dir = project(
+        "date-header",
+        &format!("{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n"),
+    );
+    // Due at 06:00Z, handed over by the run at 07:30Z.
+    let out = run_at(&dir, "2027-05-31T07:30:00Z", &["--lookback", "2h"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names = outbox(&dir);
+    let mail = std::fs::read_to_string(dir.join("outbox").join(names.first().expect("a mail")))
+        .expect("read");
+    let header = |name: &str| {
+        mail.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        header("Date").starts_with("Mon, 31 May 2027 07:30:"),
+        "{}",
+        header("Date")
+    );
+    assert_eq!(header("X-Flowc-Due"), "2027-05-31T06:00:00Z");
+}
+
+#[test]
+fn a_first_run_promises_nothing_before_now_and_a_lookback_says_misses_per_rule() {
+    let dir = temp_dir("edges-first-run");
+    support::build(&dir);
+    let contacts = support::contacts(&dir, 20);
+    // A new install two days after the offers' day: nothing was promised.
+    let quiet = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_LATE,
+        &["--lookback", "0s"],
+        &[],
+    );
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    assert!(!text(&quiet.stderr).contains("MISSED"));
+    std::fs::remove_file(dir.join("flow.db")).expect("remove the state");
+    let _ = std::fs::remove_file(dir.join("flow.db.rows"));
+    // With a lookback that reaches the offers' day: 40 misses, said per rule.
+    let late = support::run(
+        &dir,
+        &contacts,
+        support::OFFERS_LATE,
+        &["--lookback", "3d"],
+        &[],
+    );
+    assert_eq!(late.status.code(), Some(3), "{}", text(&late.stderr));
+    let stderr = text(&late.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("MISSED")).count(),
+        8,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("MISSED: birthday/offer: 17 more like these (20 in all;"),
+        "{stderr}"
+    );
+    let summary = text(&late.stdout);
+    assert!(summary.contains("40 missed"), "{summary}");
+}
+
+#[test]
+fn an_hourly_scheduler_sends_the_08_00_mail_at_08_00() {
+    let dir = project(
+        "on-time",
+        &format!("{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n"),
+    );
+    // 08:00 in Paris is 06:00Z: the 05:00Z run sends nothing, the 06:00Z
+    // run sends both offers.
+    assert!(run_at(&dir, "2027-05-31T05:00:00Z", &[]).status.success());
+    assert!(outbox(&dir).is_empty());
+    let out = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(outbox(&dir).len(), 2, "{}", text(&out.stdout));
+    assert!(run_at(&dir, "2027-05-31T07:00:00Z", &[]).status.success());
+    assert_eq!(outbox(&dir).len(), 2);
+}

@@ -377,8 +377,22 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     for pending in &summary.pending {
         eprintln!("pending: {}", super::printable(pending));
     }
-    for missed in &summary.missed {
-        eprintln!("MISSED: {}", super::printable(missed));
+    // A few lines per rule, then the count: a lookback over a large base
+    // can miss thousands, and one line each would bury everything else.
+    const SHOWN: usize = 3;
+    for (rule, count) in &summary.missed_by_rule {
+        let prefix = format!("{rule} for ");
+        let lines = summary.missed.iter().filter(|m| m.starts_with(&prefix));
+        for missed in lines.take(SHOWN) {
+            eprintln!("MISSED: {}", super::printable(missed));
+        }
+        if *count as usize > SHOWN {
+            eprintln!(
+                "MISSED: {}: {} more like these ({count} in all; `flowc report` counts them by reason)",
+                super::printable(rule),
+                *count as usize - SHOWN
+            );
+        }
     }
     for failed in &summary.failed {
         eprintln!("FAILED: {}", super::printable(failed));

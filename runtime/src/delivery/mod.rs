@@ -14,7 +14,7 @@ mod smtp;
 mod webhook;
 
 pub use outbox::{jsonl_name, Attempt, FileOutbox, Outbox, Progress};
-pub use render::{render_due, RenderSettings};
+pub use render::{render_due, stamp_date, RenderSettings};
 pub use smtp::{SmtpOutbox, SmtpSettings, TlsMode};
 pub use webhook::{
     sign, ChannelUrls, Endpoints, HttpSender, Timeouts, WebhookOutbox, DEFAULT_SECRET_ENV,

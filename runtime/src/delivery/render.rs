@@ -218,9 +218,12 @@ fn email(
     let (envelope_from, envelope_to) = (from.email.to_string(), to.email.to_string());
     let date = std::time::SystemTime::UNIX_EPOCH
         + std::time::Duration::from_secs(due.instant.as_second().max(0) as u64);
+    // `Date` is replaced by the hand-off time when the message goes
+    // (`stamp_date`); the due instant stays in a header of our own.
     let message = Message::builder()
         .message_id(Some(format!("<{id}@flowc>")))
         .date(date)
+        .header(DueAt(due.instant.to_string()))
         .from(from)
         .to(to)
         .subject(subject.replace(['\r', '\n'], " "))
@@ -242,6 +245,52 @@ fn email(
 /// A display name in quotes, with quotes and backslashes escaped.
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `X-Flowc-Due: 2027-05-31T06:00:00Z`: when the send was due (the `Date`
+/// header says when it was handed over).
+#[derive(Clone)]
+struct DueAt(String);
+
+impl lettre::message::header::Header for DueAt {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("X-Flowc-Due")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(DueAt(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// The message with its `Date` header set to `at`, the instant it is
+/// handed to the mail system (RFC 5322, 3.6.1), not the instant it was
+/// due or rendered. Only the header section is looked at.
+pub fn stamp_date(eml: &str, at: jiff::Timestamp) -> String {
+    let date =
+        jiff::fmt::rfc2822::to_string(&at.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let header_end = eml.find("\r\n\r\n").unwrap_or(eml.len());
+    let (head, body) = eml.split_at(header_end);
+    let mut out = String::with_capacity(eml.len() + 8);
+    let mut stamped = false;
+    for (index, line) in head.split("\r\n").enumerate() {
+        if index > 0 {
+            out.push_str("\r\n");
+        }
+        match line.strip_prefix("Date: ") {
+            Some(_) if !stamped && !date.is_empty() => {
+                out.push_str("Date: ");
+                out.push_str(&date);
+                stamped = true;
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.push_str(body);
+    out
 }
 
 /// `List-Unsubscribe: <url>`

@@ -12,6 +12,8 @@ pub(super) struct Batch {
     records: Vec<SendRecord>,
     payloads: Vec<serde_json::Value>,
     backoff: Backoff,
+    /// When the run started (its clock is `now`), for hand-off times.
+    started: std::time::Instant,
 }
 
 impl Batch {
@@ -20,6 +22,7 @@ impl Batch {
             records: Vec::new(),
             payloads: Vec::new(),
             backoff,
+            started: std::time::Instant::now(),
         }
     }
 
@@ -44,7 +47,7 @@ impl Batch {
             };
             let reason = format!("past its deadline {}{why}", record.deadline);
             store.mark(&mark(key, SendStatus::Missed, Some(&reason)), now)?;
-            summary.missed.push(format!("{}: {reason}", describe(key)));
+            summary.miss(key, &reason);
             return Ok(());
         }
         if let Some(not_before) = record.not_before.filter(|t| *t > now) {
@@ -95,9 +98,22 @@ impl Batch {
         if self.records.is_empty() {
             return store.begin_group().map_err(RunError::from);
         }
-        let (records, payloads) = self.consented(store, now, summary)?;
+        let (records, mut payloads) = self.consented(store, now, summary)?;
         if records.is_empty() {
             return store.begin_group().map_err(RunError::from);
+        }
+        // Each e-mail's `Date` is its hand-off: the run's clock plus the
+        // time the run has taken so far.
+        let handed_over = now.checked_add(self.started.elapsed()).unwrap_or(now);
+        for action in payloads
+            .iter_mut()
+            .filter_map(|p| p.get_mut("actions").and_then(|a| a.as_array_mut()))
+            .flatten()
+        {
+            if let Some(eml) = action.get("eml").and_then(|e| e.as_str()) {
+                let stamped = crate::delivery::stamp_date(eml, handed_over);
+                action["eml"] = serde_json::Value::String(stamped);
+            }
         }
         let backoff = self.backoff;
         let mut state_error: Option<StateError> = None;

@@ -95,6 +95,10 @@ pub struct RunSummary {
     pub skipped: u64,
     pub pending: Vec<String>,
     pub missed: Vec<String>,
+    /// How many of `missed` each rule has: `flow/rule` and the count, in
+    /// the order first met (a lookback over a large base can miss
+    /// thousands; they are said per rule).
+    pub missed_by_rule: Vec<(String, u64)>,
     /// Refused for good by the server (SMTP 5xx), with its answer.
     pub failed: Vec<String>,
     /// Pending sends of earlier runs attempted again by this one.
@@ -119,6 +123,18 @@ impl std::error::Error for RunError {}
 impl From<crate::state::StateError> for RunError {
     fn from(e: crate::state::StateError) -> RunError {
         RunError(e.0)
+    }
+}
+
+impl RunSummary {
+    /// Records a send missed (past its deadline), with why.
+    fn miss(&mut self, key: &SendKey, reason: &str) {
+        self.missed.push(format!("{}: {reason}", describe(key)));
+        let rule = format!("{}/{}", key.flow, key.rule);
+        match self.missed_by_rule.iter_mut().find(|(r, _)| *r == rule) {
+            Some((_, count)) => *count += 1,
+            None => self.missed_by_rule.push((rule, 1)),
+        }
     }
 }
 
@@ -414,9 +430,7 @@ pub fn run<R: Read + Seek>(
                 }
                 SendStatus::Missed => {
                     let reason = record.reason.clone().unwrap_or_default();
-                    summary
-                        .missed
-                        .push(format!("{}: {reason}", describe(&record.key)));
+                    summary.miss(&record.key, &reason);
                     continue;
                 }
                 SendStatus::Failed => {
