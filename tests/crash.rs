@@ -18,7 +18,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -105,10 +105,9 @@ impl Scenario {
         let out = child.wait_with_output().expect("flowc ends");
         let stderr = text(&out.stderr);
         // What this run sent again after an earlier run's kill.
-        for line in stderr
-            .lines()
-            .filter(|l| l.contains("in flight when an earlier run stopped"))
-        {
+        for line in stderr.lines().filter(|l| {
+            l.starts_with("warning: ") && l.contains("in flight when an earlier run stopped")
+        }) {
             let id = line
                 .rsplit("Message-ID ")
                 .next()
@@ -167,6 +166,25 @@ impl Scenario {
         let status = support::flowc(&self.dir, &["status", "--json"], &[]);
         let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
         assert_eq!(status["pending"].as_array().map_or(99, Vec::len), 0);
+        // Every copy too many is among the sends the state reports in
+        // doubt (until acknowledged): never a silent duplicate.
+        let in_doubt = status["in_doubt"].as_array().map_or(0, Vec::len);
+        assert!(
+            duplicates <= in_doubt,
+            "{duplicates} duplicates but {in_doubt} reported in doubt"
+        );
+        let doubted: BTreeSet<&str> = status["in_doubt"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["message_id"].as_str())
+            .collect();
+        for (id, count) in &counts {
+            assert!(
+                *count == 1 || doubted.contains(id.as_str()),
+                "{id} arrived {count} times, not reported in doubt"
+            );
+        }
     }
 }
 

@@ -111,13 +111,88 @@ fn a_4xx_after_the_data_leaves_every_send_pending_then_each_goes_once() {
 }
 
 #[test]
-fn a_disconnect_instead_of_the_answer_leaves_every_send_pending() {
-    // The server had the whole message but never said 250: not delivered.
-    soft_failure_then_recovery(
+fn a_disconnect_instead_of_the_answer_leaves_every_send_in_doubt_until_acknowledged() {
+    // The server had the whole message but never said 250: it may hold
+    // it. In doubt, sent again (same Message-ID), reported until acked.
+    in_doubt_then_acknowledged(
         "sink-drop",
         &["-q", "."],
-        "did not confirm the message: response error: incomplete response",
+        &[],
+        "did not answer after the whole message was sent",
     );
+}
+
+#[test]
+fn an_answer_after_the_timeout_leaves_every_send_in_doubt() {
+    in_doubt_then_acknowledged(
+        "sink-slow",
+        &["-W", ".:3"],
+        &["--smtp-timeout", "1"],
+        "no answer in 1 s",
+    );
+}
+
+fn in_doubt_then_acknowledged(name: &str, sink: &[&str], extra: &[&str], reason: &str) {
+    let Some((dir, contacts)) = setup(name) else {
+        return;
+    };
+    let failing = Server::smtp_sink(sink);
+    let smtp = failing.address();
+    let mut args = vec!["--smtp", &smtp, "--smtp-connections", "4"];
+    args.extend(extra);
+    let out = support::run(&dir, &contacts, OFFERS_DUE, &args, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.matches("IN DOUBT: ").count(),
+        SENDS,
+        "every send in doubt: {stderr}"
+    );
+    assert!(stderr.contains(reason), "{stderr}");
+    assert!(stderr.contains("@flowc>"), "with its Message-ID: {stderr}");
+    drop(failing);
+    // Sent again to a healthy server: each once there, still in doubt
+    // (the first server may hold a copy) in the summary and the status.
+    let healthy = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let out = smtp_run(&dir, &contacts, "2027-05-31T08:00:00Z", &healthy);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("{SENDS} delivered")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("{SENDS} in doubt")),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(healthy.message_ids().len(), SENDS);
+    let status = support::flowc(&dir, &["status", "--json"], &[]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(status["in_doubt"].as_array().map_or(0, Vec::len), SENDS);
+    let report = text(&support::flowc(&dir, &["report"], &[]).stdout);
+    assert!(report.contains(&format!("in doubt: {SENDS}")), "{report}");
+    // One acknowledged by its Message-ID, then the rest.
+    let first = status["in_doubt"][0]["message_id"].as_str().expect("an id");
+    let one = support::flowc(&dir, &["ack", first], &[]);
+    assert!(
+        text(&one.stdout).contains("acknowledged 1 "),
+        "{}",
+        text(&one.stdout)
+    );
+    let all = support::flowc(&dir, &["ack", "--all"], &[]);
+    assert!(
+        text(&all.stdout).contains(&format!("acknowledged {} ", SENDS - 1)),
+        "{}",
+        text(&all.stdout)
+    );
+    let out = smtp_run(&dir, &contacts, "2027-05-31T09:00:00Z", &healthy);
+    assert!(
+        text(&out.stdout).contains(" 0 in doubt"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(healthy.mails().len(), SENDS, "nothing twice");
 }
 
 #[test]

@@ -82,6 +82,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The latest runs, their windows and counts, and what is pending.
     Status(report::ReportArgs),
+    /// Acknowledge sends in doubt once reconciled with the mail server.
+    Ack(report::AckArgs),
     /// Explain a diagnostic code, e.g. `flowc explain E0041`.
     Explain(explain::ExplainArgs),
     /// Serve editors over stdio (Language Server Protocol).
@@ -138,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args, &zones),
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),
+        Command::Ack(args) => report::ack(args),
         Command::Explain(args) => explain::run(args),
         Command::Lsp => crate::lsp::run(&zones),
     };

@@ -53,7 +53,14 @@ pub fn report(args: ReportArgs) -> u8 {
             .map(|(flow, kind, count)| serde_json::json!({"flow": flow, "kind": kind, "count": count}))
             .collect();
         let flows: Vec<_> = engagement.iter().map(FlowEngagement::json).collect();
-        let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows });
+        let in_doubt = match state.in_doubt() {
+            Ok(in_doubt) => in_doubt,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows, "in_doubt": in_doubt });
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -76,6 +83,17 @@ pub fn report(args: ReportArgs) -> u8 {
     }
     if counts.is_empty() {
         println!("(nothing recorded yet)");
+    }
+    match state.in_doubt() {
+        Ok(in_doubt) if !in_doubt.is_empty() => {
+            println!();
+            print_in_doubt(&in_doubt);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
     }
     if !engagement.is_empty() {
         println!();
@@ -172,6 +190,65 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "-".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
+/// The sends in doubt, until acknowledged: the server may hold two copies.
+fn print_in_doubt(in_doubt: &[flowc_runtime::state::InDoubt]) {
+    println!("in doubt: {}", in_doubt.len());
+    for d in in_doubt {
+        println!(
+            "  {}/{} for {} ({}), Message-ID {}, now {}: {}",
+            d.flow, d.rule, d.contact, d.occurrence, d.message_id, d.status, d.reason
+        );
+    }
+    if !in_doubt.is_empty() {
+        println!("  (the server may hold two copies of each: find them by Message-ID, then `flowc ack --all` or `flowc ack ID...`)");
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AckArgs {
+    /// The state file written by `flowc run`.
+    #[arg(long, value_name = "FILE", default_value = "flow.db")]
+    state: PathBuf,
+
+    /// Every send in doubt.
+    #[arg(long, conflicts_with = "ids")]
+    all: bool,
+
+    /// Message-IDs of sends in doubt (`<id@flowc>` or the bare id).
+    #[arg(value_name = "MESSAGE-ID", required_unless_present = "all")]
+    ids: Vec<String>,
+}
+
+/// `flowc ack`: the operator has reconciled sends in doubt (found whether
+/// the server holds one copy or two); they are no longer reported.
+pub fn ack(args: AckArgs) -> u8 {
+    let report = ReportArgs {
+        state: args.state.clone(),
+        json: false,
+    };
+    let mut state = match open(&report) {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let ids = (!args.all).then_some(args.ids.as_slice());
+    match state.acknowledge(ids, jiff::Timestamp::now()) {
+        Ok(count) => {
+            println!("acknowledged {count} sends in doubt");
+            if count == 0 && !args.all {
+                eprintln!(
+                    "error: no send in doubt has these Message-IDs (`flowc status` lists them)"
+                );
+                return EXIT_USAGE;
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
 /// The latest runs and what is pending.
 pub fn status(args: ReportArgs) -> u8 {
     let state = match open(&args) {
@@ -181,6 +258,13 @@ pub fn status(args: ReportArgs) -> u8 {
     let (runs, pending, holds) = match (state.runs(10), state.pending(), state.holds()) {
         (Ok(runs), Ok(pending), Ok(holds)) => (runs, pending, holds),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let in_doubt = match state.in_doubt() {
+        Ok(in_doubt) => in_doubt,
+        Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
@@ -210,7 +294,7 @@ pub fn status(args: ReportArgs) -> u8 {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "runs": runs, "pending": pending, "held": held })
+                &serde_json::json!({ "runs": runs, "pending": pending, "held": held, "in_doubt": in_doubt })
             )
             .unwrap_or_default()
         );
@@ -261,6 +345,7 @@ pub fn status(args: ReportArgs) -> u8 {
             );
         }
     }
+    print_in_doubt(&in_doubt);
     // Whole flows held for a contact (an unknown zone, a field that is not
     // a date): nothing of them is sent until the value is fixed.
     println!("held: {}", holds.len());

@@ -12,7 +12,7 @@ use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
 use flowc_runtime::delivery::{
     ChannelUrls, Endpoints, FileOutbox, HttpSender, Outbox, RenderSettings, SmtpOutbox,
-    SmtpSettings, Timeouts, TlsMode, WebhookOutbox,
+    SmtpSettings, Timeouts, TlsMode, WebhookOutbox, SMTP_TIMEOUT,
 };
 use flowc_runtime::input::ContactReader;
 use flowc_runtime::run::{run as run_program, Backoff, RowIndexOptions, RunOptions};
@@ -133,6 +133,11 @@ pub struct RunArgs {
     /// be due.
     #[arg(long)]
     no_row_index: bool,
+
+    /// How long the SMTP server may take to answer, in seconds. After the
+    /// end of a message, no answer in time leaves the send in doubt.
+    #[arg(long, value_name = "SECONDS", default_value_t = SMTP_TIMEOUT.as_secs(), env = "FLOWC_SMTP_TIMEOUT")]
+    smtp_timeout: u64,
 
     #[command(flatten)]
     webhooks: WebhookArgs,
@@ -290,6 +295,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
                 ca_file: args.smtp_ca_file.clone(),
                 credentials,
                 connections: usize::from(args.smtp_connections),
+                timeout: Duration::from_secs(args.smtp_timeout.max(1)),
             };
             let smtp = SmtpOutbox::new(&settings, Box::new(folder)).map_err(|e| usage(e.0))?;
             let tls = match smtp.tls() {
@@ -400,6 +406,18 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     for interrupted in &summary.interrupted {
         eprintln!("warning: {}", super::printable(interrupted));
     }
+    for doubt in &summary.in_doubt {
+        eprintln!(
+            "IN DOUBT: {}/{} for {} ({}): {}; Message-ID {}; now {} (acknowledge with `flowc ack`)",
+            super::printable(&doubt.flow),
+            super::printable(&doubt.rule),
+            super::printable(&doubt.contact),
+            super::printable(&doubt.occurrence),
+            super::printable(&doubt.reason),
+            doubt.message_id,
+            doubt.status,
+        );
+    }
     if !routes.is_empty() && !args.json {
         println!("signed webhooks: {}", routes.join(", "));
     }
@@ -410,7 +428,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         );
     } else {
         println!(
-            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} held, {} missed, {} failed, {} retried",
+            "run {}: {} to {} ({}): {} contacts, {} due, {} delivered ({}), {} skipped, {} pending, {} held, {} missed, {} failed, {} retried, {} in doubt",
             summary.run,
             summary.window_from,
             summary.window_to,
@@ -425,6 +443,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
             summary.missed.len(),
             summary.failed.len(),
             summary.retried,
+            summary.in_doubt.len(),
         );
         println!("rows: {}", summary.row_index);
         if summary.new_state {

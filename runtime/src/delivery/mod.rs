@@ -15,7 +15,7 @@ mod webhook;
 
 pub use outbox::{jsonl_name, Attempt, FileOutbox, Outbox, Progress};
 pub use render::{render_due, stamp_date, RenderSettings};
-pub use smtp::{SmtpOutbox, SmtpSettings, TlsMode};
+pub use smtp::{SmtpOutbox, SmtpSettings, TlsMode, SMTP_TIMEOUT};
 pub use webhook::{
     sign, ChannelUrls, Endpoints, HttpSender, Timeouts, WebhookOutbox, DEFAULT_SECRET_ENV,
 };

@@ -21,6 +21,11 @@ pub enum Attempt {
     Retry(String),
     /// Refused for good (an SMTP 5xx): recorded as failed, not retried.
     Rejected(String),
+    /// The whole message went, and no answer came (the connection was
+    /// lost, or the answer came after the timeout): the server may hold
+    /// it. Recorded in doubt, retried with the same Message-ID, and
+    /// reported until an operator acknowledges it.
+    InDoubt(String),
 }
 
 /// What an outbox reports while a batch goes: the sends it is about to

@@ -131,17 +131,25 @@ impl Batch {
                 };
                 let (status, reason) = match attempt {
                     Attempt::Delivered => (SendStatus::Delivered, None),
-                    Attempt::Retry(reason) => (SendStatus::Pending, Some(reason.as_str())),
+                    Attempt::Retry(reason) | Attempt::InDoubt(reason) => {
+                        (SendStatus::Pending, Some(reason.as_str()))
+                    }
                     Attempt::Rejected(reason) => (SendStatus::Failed, Some(reason.as_str())),
                 };
-                // A failed attempt waits out its backoff before the next.
-                let retry_at = matches!(attempt, Attempt::Retry(_))
+                // A failed attempt waits out its backoff before the next
+                // (one in doubt too: it goes again, same Message-ID).
+                let retry_at = matches!(attempt, Attempt::Retry(_) | Attempt::InDoubt(_))
                     .then(|| backoff.next_attempt(record.attempts + 1, now, record.deadline));
+                let in_doubt = match attempt {
+                    Attempt::InDoubt(reason) => Some(reason.as_str()),
+                    _ => None,
+                };
                 marks.push(Mark {
                     key: &record.key,
                     status,
                     reason,
                     retry_at,
+                    in_doubt,
                 });
                 lines.push((
                     status,
@@ -241,5 +249,6 @@ fn mark<'a>(key: &'a SendKey, status: SendStatus, reason: Option<&'a str>) -> Ma
         status,
         reason,
         retry_at: None,
+        in_doubt: None,
     }
 }

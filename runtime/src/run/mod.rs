@@ -107,6 +107,10 @@ pub struct RunSummary {
     /// sent again with the same Message-ID, so a copy the server had
     /// accepted then can be recognised downstream.
     pub interrupted: Vec<String>,
+    /// Every send in doubt not yet acknowledged (`flowc ack`), from this
+    /// run and earlier ones: the server may hold two copies of each (same
+    /// Message-ID).
+    pub in_doubt: Vec<crate::state::InDoubt>,
 }
 
 #[derive(Debug)]
@@ -199,6 +203,18 @@ pub fn run<R: Read + Seek>(
         }
         summary.retried += 1;
         if record.status == SendStatus::Sending {
+            // Killed between hand-over and answer: the server may hold it.
+            // Stored in doubt before it goes again (same Message-ID).
+            store.mark(
+                &crate::state::Mark {
+                    key: &record.key,
+                    status: SendStatus::Pending,
+                    reason: record.reason.as_deref(),
+                    retry_at: None,
+                    in_doubt: Some("in flight when an earlier run stopped: the server may hold it"),
+                },
+                now,
+            )?;
             summary.interrupted.push(format!(
                 "{}: in flight when an earlier run stopped; sent again as Message-ID <{}@flowc>",
                 describe(&record.key),
@@ -451,6 +467,7 @@ pub fn run<R: Read + Seek>(
     if let Some(contacts) = plan.contacts() {
         summary.contacts = contacts;
     }
+    summary.in_doubt = store.in_doubt()?;
     let summary_json = serde_json::to_string(&summary).unwrap_or_default();
     store.finish_run(run, now, &summary_json)?;
     // The index goes in place only now: what the run recorded is durable.

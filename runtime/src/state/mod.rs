@@ -276,6 +276,11 @@ pub trait StateStore {
         }
         Ok(found)
     }
+    /// The sends in doubt that no operator has acknowledged yet.
+    fn in_doubt(&self) -> StateResult<Vec<InDoubt>>;
+    /// Acknowledges sends in doubt (by Message-ID, or all of them when
+    /// `ids` is `None`) at `at`; returns how many.
+    fn acknowledge(&mut self, ids: Option<&[String]>, at: Timestamp) -> StateResult<u64>;
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
 }
@@ -334,6 +339,26 @@ pub struct Mark<'a> {
     pub reason: Option<&'a str>,
     /// After a failed attempt: one attempt more, and none before this.
     pub retry_at: Option<Timestamp>,
+    /// The outcome of an attempt is unknown (the server may hold the
+    /// message): why. Kept, with the first reason, until acknowledged.
+    pub in_doubt: Option<&'a str>,
+}
+
+/// A send whose outcome an attempt left unknown: the server may hold a
+/// copy, and a retry (same Message-ID) may have made two. Reported by every
+/// run, `flowc status` and `flowc report` until acknowledged.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct InDoubt {
+    pub flow: String,
+    pub rule: String,
+    pub contact: String,
+    pub occurrence: String,
+    /// `<id@flowc>`: what the server and the inbox know it by.
+    pub message_id: String,
+    pub reason: String,
+    /// Its status now (delivered once the retry was accepted).
+    pub status: String,
+    pub since: String,
 }
 
 /// One line of the report.

@@ -65,10 +65,15 @@ pub struct SmtpSettings {
     pub credentials: Option<(String, String)>,
     /// How many connections deliver at once.
     pub connections: usize,
+    /// How long the server may take to accept a connection or answer a
+    /// command ([`TIMEOUT`] by default). After the end of a message, no
+    /// answer in this time leaves the send in doubt.
+    pub timeout: Duration,
 }
 
-/// How long a server may take to accept a connection or answer a command.
-pub(super) const TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to accept a connection or answer a command,
+/// unless the settings say otherwise.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connects, protects and authenticates, as configured once for the run.
 pub(super) struct Connector {
@@ -78,6 +83,7 @@ pub(super) struct Connector {
     implicit: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     credentials: Option<Credentials>,
     secrets: Vec<String>,
+    pub timeout: Duration,
 }
 
 /// The host part of `host:port` or `[v6]:port`.
@@ -183,6 +189,7 @@ impl Connector {
                 .clone()
                 .map(|(user, password)| Credentials::new(user, password)),
             secrets,
+            timeout: settings.timeout,
         })
     }
 
@@ -206,12 +213,12 @@ impl Connector {
 
     /// A ready connection: greeted, protected as configured, logged in.
     pub async fn connect(&self) -> Result<AsyncSmtpConnection, DeliveryError> {
-        let stream = tokio::time::timeout(TIMEOUT, TcpStream::connect(&self.address))
+        let stream = tokio::time::timeout(self.timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| {
                 self.fail(
                     "did not answer",
-                    format!("no connection in {} s", TIMEOUT.as_secs()),
+                    format!("no connection in {} s", self.timeout.as_secs()),
                 )
             })?
             .map_err(|e| {
@@ -226,10 +233,11 @@ impl Connector {
         let hello = ClientId::Domain("flowc.localhost".into());
         let transport: Box<dyn AsyncTokioStream> = match &self.implicit {
             Some((connector, name)) => {
-                let tls = tokio::time::timeout(TIMEOUT, connector.connect(name.clone(), stream))
-                    .await
-                    .map_err(|_| self.fail("did not finish the TLS handshake", "timed out"))?
-                    .map_err(|e| self.fail("failed the TLS handshake", e))?;
+                let tls =
+                    tokio::time::timeout(self.timeout, connector.connect(name.clone(), stream))
+                        .await
+                        .map_err(|_| self.fail("did not finish the TLS handshake", "timed out"))?
+                        .map_err(|e| self.fail("failed the TLS handshake", e))?;
                 Box::new(TlsStream(tls))
             }
             None => Box::new(stream),
@@ -252,12 +260,14 @@ impl Connector {
             }
             Ok(connection)
         };
-        tokio::time::timeout(TIMEOUT, session).await.map_err(|_| {
-            self.fail(
-                "did not answer",
-                format!("no greeting in {} s", TIMEOUT.as_secs()),
-            )
-        })?
+        tokio::time::timeout(self.timeout, session)
+            .await
+            .map_err(|_| {
+                self.fail(
+                    "did not answer",
+                    format!("no greeting in {} s", self.timeout.as_secs()),
+                )
+            })?
     }
 }
 
@@ -359,6 +369,7 @@ mod tests {
             ca_file: None,
             credentials: Some(("u".into(), "hunter2".into())),
             connections: 1,
+            timeout: TIMEOUT,
         };
         let error = Connector::new(&settings("mail.example.com:25", Some(TlsMode::None)))
             .err()
@@ -380,6 +391,7 @@ mod tests {
             ca_file: None,
             credentials: Some(("user".into(), "pass".into())),
             connections: 1,
+            timeout: TIMEOUT,
         };
         let Ok(connector) = Connector::new(&settings) else {
             panic!("a loopback connector")

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 
-pub use connect::{SmtpSettings, TlsMode};
+pub use connect::{SmtpSettings, TlsMode, TIMEOUT as SMTP_TIMEOUT};
 
 use self::connect::Connector;
 use self::pool::{Job, Mail, Served};
@@ -212,7 +212,9 @@ impl Outbox for SmtpOutbox {
         })?;
         match outcome {
             Attempt::Delivered => Ok(()),
-            Attempt::Retry(reason) | Attempt::Rejected(reason) => Err(DeliveryError(reason)),
+            Attempt::Retry(reason) | Attempt::Rejected(reason) | Attempt::InDoubt(reason) => {
+                Err(DeliveryError(reason))
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use tokio::sync::{mpsc, Mutex};
 
-use super::connect::{Connector, TIMEOUT};
+use super::connect::Connector;
 use crate::delivery::Attempt;
 
 /// One e-mail of a send: the SMTP envelope and the message bytes.
@@ -113,43 +113,141 @@ async fn work(
 }
 
 /// Sends the mails of one job in order; the connection comes back unless
-/// it timed out (a late answer would belong to the wrong message).
+/// it broke or timed out (a late answer would belong to the wrong message).
 async fn send(
     connector: &Connector,
     mut connection: AsyncSmtpConnection,
     mails: &[Mail],
 ) -> (Attempt, Option<AsyncSmtpConnection>) {
     for mail in mails {
-        match tokio::time::timeout(TIMEOUT, connection.send(&mail.envelope, &mail.bytes)).await {
-            Err(_) => {
-                let reason = format!(
-                    "the SMTP server at {} did not answer in {} s",
-                    connector.address,
-                    TIMEOUT.as_secs()
-                );
-                return (Attempt::Retry(reason), None);
-            }
-            Ok(Err(error)) => {
-                // With a reply code the server said no; without one the
-                // connection failed before it said yes (not delivered).
-                let what = if error.status().is_some() {
-                    "refused the message"
-                } else {
-                    "did not confirm the message"
-                };
+        match transaction(&mut connection, mail, connector.timeout).await {
+            Ok(()) => {}
+            Err(failure) => {
                 let reason = connector.redact(format!(
-                    "the SMTP server at {} {what}: {error}",
-                    connector.address
+                    "the SMTP server at {} {}",
+                    connector.address,
+                    failure.describe()
                 ));
-                let attempt = if error.is_permanent() {
-                    Attempt::Rejected(reason)
-                } else {
-                    Attempt::Retry(reason)
+                let attempt = match failure {
+                    Failure::Refused(error) if error.is_permanent() => Attempt::Rejected(reason),
+                    Failure::Refused(_) | Failure::Before(_) => Attempt::Retry(reason),
+                    Failure::NoAnswer(_) => Attempt::InDoubt(reason),
                 };
-                return (attempt, Some(connection));
+                let keep = matches!(&attempt, Attempt::Rejected(_) | Attempt::Retry(_))
+                    && !connection.has_broken();
+                return (attempt, keep.then_some(connection));
             }
-            Ok(Ok(_)) => {}
         }
     }
     (Attempt::Delivered, Some(connection))
+}
+
+/// Why an SMTP transaction did not end in a `250`.
+enum Failure {
+    /// The server answered no (4xx, 5xx), at any step.
+    Refused(lettre::transport::smtp::Error),
+    /// No answer before the message's end was sent (a lost connection, a
+    /// timeout): nothing was delivered.
+    Before(String),
+    /// The whole message was sent and no answer came: the server may
+    /// have accepted it (RFC 1047).
+    NoAnswer(String),
+}
+
+impl Failure {
+    fn describe(&self) -> String {
+        match self {
+            Failure::Refused(error) => format!("refused the message: {error}"),
+            Failure::Before(why) => format!("did not take the message: {why}"),
+            Failure::NoAnswer(why) => {
+                format!("did not answer after the whole message was sent ({why}): it may hold it")
+            }
+        }
+    }
+}
+
+/// One mail transaction (MAIL, RCPT, DATA, the message), each step within
+/// the timeout. Driven step by step, unlike lettre's `send`, to know
+/// whether a failure came before the end of the message (not delivered)
+/// or after it (in doubt).
+async fn transaction(
+    connection: &mut AsyncSmtpConnection,
+    mail: &Mail,
+    timeout: std::time::Duration,
+) -> Result<(), Failure> {
+    use lettre::transport::smtp::commands::{Data, Mail as MailCommand, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let mut options = Vec::new();
+    let non_ascii = mail
+        .envelope
+        .to()
+        .iter()
+        .chain(mail.envelope.from())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    if non_ascii {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::SmtpUtfEight)
+        {
+            return Err(Failure::Before(
+                "the addresses are not ASCII and the server does not offer SMTPUTF8".into(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !mail.bytes.is_ascii() {
+        if !connection
+            .server_info()
+            .supports_feature(Extension::EightBitMime)
+        {
+            return Err(Failure::Before(
+                "the message is not ASCII and the server does not offer 8BITMIME".into(),
+            ));
+        }
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let step = |result: Result<Result<_, lettre::transport::smtp::Error>, _>| match result {
+        Err(_) => Err(Failure::Before(format!(
+            "no answer in {} s",
+            timeout.as_secs()
+        ))),
+        Ok(Err(error)) if error.status().is_some() => Err(Failure::Refused(error)),
+        Ok(Err(error)) => Err(Failure::Before(error.to_string())),
+        Ok(Ok(_)) => Ok(()),
+    };
+    let from = MailCommand::new(mail.envelope.from().cloned(), options);
+    let mut result = step(tokio::time::timeout(timeout, connection.command(from)).await);
+    for to in mail.envelope.to() {
+        if result.is_ok() {
+            let rcpt = Rcpt::new(to.clone(), vec![]);
+            result = step(tokio::time::timeout(timeout, connection.command(rcpt)).await);
+        }
+    }
+    if result.is_ok() {
+        result = step(tokio::time::timeout(timeout, connection.command(Data)).await);
+    }
+    if let Err(failure) = result {
+        connection.abort().await;
+        return Err(failure);
+    }
+    // From here a lost connection or a late answer leaves the message in
+    // doubt: its end may have reached the server.
+    match tokio::time::timeout(timeout, connection.message(&mail.bytes)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) if error.status().is_some() => {
+            // A refusal of the message leaves the connection usable.
+            Err(Failure::Refused(error))
+        }
+        Ok(Err(error)) => {
+            connection.abort().await;
+            Err(Failure::NoAnswer(error.to_string()))
+        }
+        Err(_) => {
+            connection.abort().await;
+            Err(Failure::NoAnswer(format!(
+                "no answer in {} s",
+                timeout.as_secs()
+            )))
+        }
+    }
 }

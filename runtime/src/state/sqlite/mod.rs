@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Held, HeldBy, Holder, Mark, RunInfo, RunRecord, SendCount, SendKey,
-    SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange, Taken, Withdrawal,
-    LEASE_FOR,
+    Activity, ContactState, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord, SendCount,
+    SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange, Taken,
+    Withdrawal, LEASE_FOR,
 };
 mod file_check;
 mod rows;
@@ -153,7 +153,8 @@ impl SqliteState {
             .connection
             .prepare_cached(
                 "UPDATE sends SET status = ?1, reason = ?2, updated_at = ?3,
-                     attempts = attempts + (?8 IS NOT NULL), retry_at = ?8
+                     attempts = attempts + (?8 IS NOT NULL), retry_at = ?8,
+                     in_doubt = coalesce(in_doubt, ?9)
                  WHERE flow = ?4 AND rule = ?5 AND contact = ?6 AND occurrence = ?7",
             )
             .map_err(error("cannot update sends"))?;
@@ -170,6 +171,7 @@ impl SqliteState {
                     key.contact,
                     key.occurrence,
                     mark.retry_at.map(|t| t.to_string()),
+                    mark.in_doubt.map(|why| format!("{why} (at {at})")),
                 ])
                 .map_err(error("cannot update a send"))?;
         }
@@ -682,6 +684,80 @@ impl StateStore for SqliteState {
         }
         each("SELECT DISTINCT contact FROM held", &[])?;
         Ok(true)
+    }
+
+    fn in_doubt(&self) -> StateResult<Vec<InDoubt>> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT flow, rule, contact, occurrence, in_doubt, status, updated_at FROM sends
+                 WHERE in_doubt IS NOT NULL AND acknowledged_at IS NULL
+                 ORDER BY due_at, flow, rule, contact",
+            )
+            .map_err(error("cannot read the sends in doubt"))?;
+        let rows = statement
+            .query_map([], |row| {
+                let key = SendKey {
+                    flow: row.get(0)?,
+                    rule: row.get(1)?,
+                    contact: row.get(2)?,
+                    occurrence: row.get(3)?,
+                };
+                Ok(InDoubt {
+                    message_id: format!("<{}@flowc>", key.id()),
+                    flow: key.flow,
+                    rule: key.rule,
+                    contact: key.contact,
+                    occurrence: key.occurrence,
+                    reason: row.get(4)?,
+                    status: row.get(5)?,
+                    since: row.get(6)?,
+                })
+            })
+            .map_err(error("cannot read the sends in doubt"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(error("cannot read the sends in doubt"))
+    }
+
+    fn acknowledge(&mut self, ids: Option<&[String]>, at: Timestamp) -> StateResult<u64> {
+        let wanted: Option<std::collections::HashSet<String>> = ids.map(|ids| {
+            ids.iter()
+                .map(|id| {
+                    id.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .trim_end_matches("@flowc")
+                        .to_string()
+                })
+                .collect()
+        });
+        let mut acknowledged = 0;
+        for doubt in self.in_doubt()? {
+            let key = SendKey {
+                flow: doubt.flow,
+                rule: doubt.rule,
+                contact: doubt.contact,
+                occurrence: doubt.occurrence,
+            };
+            if wanted.as_ref().is_some_and(|w| !w.contains(&key.id())) {
+                continue;
+            }
+            acknowledged +=
+                self.connection
+                    .execute(
+                        "UPDATE sends SET acknowledged_at = ?1
+                     WHERE flow = ?2 AND rule = ?3 AND contact = ?4 AND occurrence = ?5",
+                        params![
+                            at.to_string(),
+                            key.flow,
+                            key.rule,
+                            key.contact,
+                            key.occurrence
+                        ],
+                    )
+                    .map_err(error("cannot acknowledge a send in doubt"))? as u64;
+        }
+        Ok(acknowledged)
     }
 
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {

@@ -81,6 +81,10 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sends", "retry_at", "TEXT"),
     // How many events the state held when the run began (max rowid).
     ("runs", "events_seen", "INTEGER"),
+    // Why the send's outcome is unknown (the server may hold a copy), and
+    // when an operator acknowledged it (format 5).
+    ("sends", "in_doubt", "TEXT"),
+    ("sends", "acknowledged_at", "TEXT"),
 ];
 
 /// Checks that an existing file is a flowc state: it carries a format
