@@ -39,7 +39,7 @@ run() {
   local label=$1 now=$2
   /usr/bin/time -f "%e %M %U %S" -o "$dir/time" ./target/release/flowc run \
     --program examples/birthday --contacts "$dir/contacts.csv" \
-    --state "$dir/flow.db" --outbox "$dir/outbox" --now "$now" --json \
+    --state "$dir/flow.db" --outbox "$dir/outbox" --now "$now" --lookback 1d --json \
     > "$dir/summary.json" 2>/dev/null || true
   read -r seconds kib user sys < <(tail -1 "$dir/time")
   local summary

@@ -41,7 +41,7 @@ measure() {
     local start end out
     start=$(date +%s%N)
     out=$(cd "$work" && "$bin" run --program "$dir/b.flowb" --contacts "$dir/contacts.csv" \
-          --now 2027-05-31T07:00:00Z "$@" 2>"$work/stderr")
+          --now 2027-05-31T07:00:00Z --lookback 1d "$@" 2>"$work/stderr")
     end=$(date +%s%N)
     delivered=$(sed -n 's/.* \([0-9]*\) delivered .*/\1/p' <<<"$out")
     if [ "$delivered" != "$mails" ]; then head -3 "$work/stderr" >&2; fi

@@ -39,7 +39,7 @@ timed_run() {
   local start end ms
   start=$(date +%s%N)
   env "$@" "$flowc" run --program "$dir/p.flowb" --contacts "$dir/contacts.csv" \
-    --state "$dir/$name.db" --outbox "$dir/$name-outbox" --now "$now" > "$dir/out" 2>&1
+    --state "$dir/$name.db" --outbox "$dir/$name-outbox" --now "$now" --lookback 1d > "$dir/out" 2>&1
   end=$(date +%s%N)
   ms=$(( (end - start) / 1000000 ))
   grep -o '[0-9]* delivered' "$dir/out" | head -1 | {

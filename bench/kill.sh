@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): SIGKILL loop against a real SMTP server (aiosmtpd,
+# storing every message it accepts). For each of KILLS trials (default 50)
+# at 1 and 8 connections: a fresh state, `flowc run` delivering MAILS offers
+# (default 600) killed with SIGKILL at a random instant of its delivery,
+# then a run that completes. Prints kills, the kills that landed while
+# messages were going, the copies too many (duplicates) by Message-ID, the
+# sends the state reports in doubt, and the messages lost (never arrived).
+# Guarantee 6: lost is 0 and duplicates <= in doubt, always.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=$PWD/target/release/flowc
+mails=${MAILS:-600}
+kills=${KILLS:-50}
+contacts=$((mails / 2)) # two offers per generated contact
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+{
+  echo "id,email,first_name,time_zone,birthday,email_optin"
+  for ((i = 0; i < contacts; i++)); do
+    printf 'p%05d,p%05d@example.com,P%d,Europe/Paris,1990-06-15,true\n' "$i" "$i" "$i"
+  done
+} >"$dir/contacts.csv"
+"$bin" build examples/birthday -o "$dir/b.flowb" >/dev/null 2>&1
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# run WORKDIR PORT CONNECTIONS: one `flowc run` in WORKDIR.
+run() {
+  (cd "$1" && exec "$bin" run --program "$dir/b.flowb" --contacts "$dir/contacts.csv" \
+    --now 2027-05-31T07:00:00Z --lookback 1d --smtp "127.0.0.1:$2" --smtp-connections "$3" \
+    >/dev/null 2>&1)
+}
+
+# count MAILDIR STATUS_JSON: "unique copies_too_many in_doubt"
+count() {
+  python3 - "$1" "$2" <<'PY'
+import collections, json, os, sys
+ids = collections.Counter()
+for sub in ("new", "cur"):
+    folder = os.path.join(sys.argv[1], sub)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        with open(os.path.join(folder, name), errors="replace") as f:
+            for line in f:
+                if line.startswith("Message-ID: "):
+                    ids[line.split(": ", 1)[1].strip()] += 1
+                    break
+                if not line.strip():
+                    break
+status = json.load(open(sys.argv[2]))
+print(len(ids), sum(c - 1 for c in ids.values()), len(status.get("in_doubt", [])))
+PY
+}
+
+echo "kill loop: $kills SIGKILLs, $mails e-mails each ($contacts contacts), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+for connections in 1 8; do
+  maildir=$dir/mail-$connections
+  port=$(free_port)
+  python3 tests/support/smtp_server.py --port "$port" --maildir "$maildir" >/dev/null 2>&1 &
+  pids+=($!)
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.1; done
+  # How long a whole run takes: kills are spread over it.
+  work=$dir/timing-$connections
+  mkdir -p "$work"
+  start=$(date +%s%N)
+  run "$work" "$port" "$connections"
+  span_ms=$((($(date +%s%N) - start) / 1000000))
+  landed=0 duplicates=0 in_doubt=0 lost=0 doubled_kills=0
+  for ((k = 0; k < kills; k++)); do
+    rm -rf "$maildir"
+    work=$dir/trial-$connections-$k
+    mkdir -p "$work"
+    delay_ms=$((RANDOM % (span_ms > 0 ? span_ms : 1)))
+    (cd "$work" && exec "$bin" run --program "$dir/b.flowb" --contacts "$dir/contacts.csv" \
+      --now 2027-05-31T07:00:00Z --lookback 1d --smtp "127.0.0.1:$port" \
+      --smtp-connections "$connections" >/dev/null 2>&1) &
+    victim=$!
+    sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
+    before=$(find "$maildir" -type f 2>/dev/null | wc -l)
+    kill -9 "$victim" 2>/dev/null || true
+    wait "$victim" 2>/dev/null || true
+    if [ "$before" -gt 0 ] && [ "$before" -lt "$mails" ]; then landed=$((landed + 1)); fi
+    run "$work" "$port" "$connections" || true
+    (cd "$work" && "$bin" status --json >"$work/status.json")
+    read -r unique extra doubt < <(count "$maildir" "$work/status.json")
+    duplicates=$((duplicates + extra))
+    in_doubt=$((in_doubt + doubt))
+    lost=$((lost + mails - unique))
+    if [ "$extra" -gt 0 ]; then doubled_kills=$((doubled_kills + 1)); fi
+    if [ "$extra" -gt "$doubt" ]; then echo "  trial $k: $extra duplicates but $doubt in doubt" >&2; fi
+    rm -rf "$work"
+  done
+  printf '%d connection(s): %d kills (%d while sending), %d duplicates (kills that doubled a message: %d), %d reported in doubt, %d lost; a whole run takes %d ms\n' \
+    "$connections" "$kills" "$landed" "$duplicates" "$doubled_kills" "$in_doubt" "$lost" "$span_ms"
+done
