@@ -467,3 +467,152 @@ fn an_hourly_scheduler_sends_the_08_00_mail_at_08_00() {
     assert!(run_at(&dir, "2027-05-31T07:00:00Z", &[]).status.success());
     assert_eq!(outbox(&dir).len(), 2);
 }
+
+/// A project where a purchase ends the welcome series: `exit`.
+fn exit_project(name: &str) -> PathBuf {
+    let dir = temp_dir(&format!("edges-{name}"));
+    std::fs::create_dir_all(dir.join("templates")).expect("templates");
+    std::fs::write(
+        dir.join("flow.toml"),
+        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\n\
+         [events.signed_up]\nsource = \"text\"\n[events.purchase]\nproduct = \"text\"\n",
+    )
+    .expect("flow.toml");
+    std::fs::write(
+        dir.join("welcome.flow"),
+        "reentry: 30d\non signed_up send welcome\nwhen 3d after welcome send tips\non purchase exit\n",
+    )
+    .expect("flow");
+    for template in ["welcome", "tips"] {
+        std::fs::write(
+            dir.join(format!("templates/{template}.email.txt")),
+            format!("+++\nsubject = \"{template}\"\n+++\nHello, {template}. {{{{ unsubscribe_url }}}}\n"),
+        )
+        .expect("template");
+    }
+    std::fs::write(
+        dir.join("contacts.csv"),
+        "id,email\na1,ana@example.com\nb1,bram@example.com\n",
+    )
+    .expect("contacts");
+    dir
+}
+
+fn run_project(dir: &Path, now: &str) -> Output {
+    let out = flowc(
+        dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            now,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{now}: {}", text(&out.stderr));
+    out
+}
+
+#[test]
+fn an_exit_in_one_run_ends_the_flow_for_the_runs_after_it() {
+    let dir = exit_project("exit");
+    ingest_at(
+        &dir,
+        "signups.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"signed_up\", \"at\": \"2027-03-01T09:00:00Z\", \"source\": \"web\"}\n\
+         {\"contact\": \"b1\", \"type\": \"signed_up\", \"at\": \"2027-03-01T09:00:00Z\", \"source\": \"web\"}\n",
+    );
+    run_project(&dir, "2027-03-01T09:00:00Z");
+    assert_eq!(mails_to(&dir, "ana@example.com"), 1);
+    // Ana buys the next day: she leaves the flow, in a run of its own.
+    ingest_at(
+        &dir,
+        "purchases.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"purchase\", \"at\": \"2027-03-02T10:00:00Z\", \"product\": \"hat\"}\n",
+    );
+    run_project(&dir, "2027-03-02T10:00:00Z");
+    // Three days after the welcome: Bram gets the tips, Ana does not.
+    let out = run_project(&dir, "2027-03-04T12:00:00Z");
+    assert_eq!(
+        mails_to(&dir, "bram@example.com"),
+        2,
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        mails_to(&dir, "ana@example.com"),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
+    let report = text(&flowc(&dir, &["report"], &[]).stdout);
+    assert!(report.contains("left the flow"), "{report}");
+    // The exit rule itself ran (reentry did not block it).
+    assert!(
+        std::fs::read_to_string(dir.join("outbox/updates.jsonl"))
+            .unwrap_or_default()
+            .contains("\"exit\""),
+        "the exit was recorded as an update"
+    );
+}
+
+fn ingest_at(dir: &Path, file: &str, lines: &str) {
+    std::fs::write(dir.join(file), lines).expect("write events");
+    let out = flowc(dir, &["ingest", "--program", ".", "--events", file], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_send_still_waiting_when_its_contact_leaves_the_flow_is_not_handed_over() {
+    let dir = exit_project("exit-hand-off");
+    ingest_at(
+        &dir,
+        "signups.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"signed_up\", \"at\": \"2027-03-01T09:00:00Z\", \"source\": \"web\"}\n",
+    );
+    // The mail server is down at 09:00: the welcome waits, pending.
+    let closed = support::free_port().to_string();
+    let down = flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2027-03-01T09:00:00Z",
+            "--smtp",
+            &format!("127.0.0.1:{closed}"),
+        ],
+        &[],
+    );
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(
+        text(&down.stderr).contains("pending: "),
+        "{}",
+        text(&down.stderr)
+    );
+    // Ana buys at 09:30 and leaves the flow; the 10:00 run does not send
+    // her the welcome it still holds.
+    ingest_at(
+        &dir,
+        "purchases.jsonl",
+        "{\"contact\": \"a1\", \"type\": \"purchase\", \"at\": \"2027-03-01T09:30:00Z\", \"product\": \"hat\"}\n",
+    );
+    let out = run_project(&dir, "2027-03-01T10:00:00Z");
+    assert_eq!(
+        mails_to(&dir, "ana@example.com"),
+        0,
+        "{}",
+        text(&out.stdout)
+    );
+    let report = text(&flowc(&dir, &["report"], &[]).stdout);
+    assert!(
+        report.contains("left the flow at 2027-03-01T09:30:00Z"),
+        "{report}"
+    );
+}

@@ -559,3 +559,33 @@ fn the_first_due_bound_is_never_after_the_first_due() {
     }
     assert!(found > 200, "the windows hold dues: {found} of {compared}");
 }
+
+#[test]
+fn a_send_moved_out_of_a_gap_that_ends_at_midnight_is_never_due_after_its_deadline() {
+    // Zones whose spring gap ends at local midnight (America/Nuuk,
+    // America/Scoresbysund in 2027: Saturday 23:00 to Sunday 00:00). A
+    // 23:30 send on the Saturday moves to Sunday 00:00 (guarantee 2) and
+    // belongs to the Sunday: its deadline is the end of that day.
+    let program = compile("on birthday at 23:30 send hello");
+    for zone in ["America/Nuuk", "America/Scoresbysund"] {
+        let contact = Contact::new("n")
+            .with("time_zone", Value::Text(zone.into()))
+            .with("email", Value::Text("n@example.com".into()))
+            .with("birthday", Value::Date(date(1990, 3, 27)));
+        let result = run(
+            &program,
+            &contact,
+            &History::default(),
+            &window("2027-03-20T00:00:00Z", "2027-04-05T00:00:00Z"),
+        );
+        let due = &result.dues[0];
+        assert!(due.shifted_by_gap, "{zone}: {due:?}");
+        assert!(
+            due.deadline >= due.instant,
+            "{zone}: due {} after its deadline {}",
+            due.instant,
+            due.deadline
+        );
+        // Every other zone's sends too: never due after their deadline.
+    }
+}

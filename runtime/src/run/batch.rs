@@ -197,12 +197,26 @@ impl Batch {
             records.iter().map(|r| r.key.contact.as_str()).collect();
         let contacts: Vec<&str> = contacts.into_iter().collect();
         let withdrawals = store.withdrawals(&contacts)?;
-        if withdrawals.is_empty() {
+        // Left the flow by another rule's `exit` (a rule's own sends go
+        // with its exit).
+        let exits: Vec<crate::state::Exit> = store
+            .exits_of(&contacts)?
+            .into_iter()
+            .filter(|e| e.at <= now)
+            .collect();
+        if withdrawals.is_empty() && exits.is_empty() {
             return Ok((records, payloads));
         }
         let mut kept = (Vec::new(), Vec::new());
         let mut skipped = Vec::new();
         for (record, payload) in records.into_iter().zip(payloads.iter_mut()) {
+            let key = &record.key;
+            let left = exits
+                .iter()
+                .filter(|e| e.contact == key.contact && e.flow == key.flow)
+                .filter(|e| !(e.rule == key.rule && e.occurrence == key.occurrence))
+                .map(|e| e.at)
+                .min();
             let mut withdrawn_at = None;
             if let Some(actions) = payload
                 .get_mut("actions")
@@ -213,6 +227,9 @@ impl Batch {
                     if !matches!(kind, "email" | "sms" | "push") {
                         return true;
                     }
+                    if left.is_some() {
+                        return false;
+                    }
                     let stop = withdrawals
                         .iter()
                         .filter(|w| w.contact == record.key.contact && w.covers(kind, now))
@@ -222,6 +239,10 @@ impl Batch {
                     stop.is_none()
                 });
                 if actions.is_empty() {
+                    if let Some(at) = left {
+                        skipped.push((record, format!("left the flow at {at}")));
+                        continue;
+                    }
                     if let Some(at) = withdrawn_at {
                         skipped.push((record, format!("unsubscribed at {at}")));
                         continue;

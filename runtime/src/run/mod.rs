@@ -394,7 +394,7 @@ pub fn run<R: Read + Seek>(
             messages: state.messages,
             events: known,
             changes,
-            ..History::default()
+            exits: state.exits,
         };
         let evaluation = evaluator
             .evaluate(&contact, &history, window)
@@ -438,6 +438,18 @@ pub fn run<R: Read + Seek>(
             if !store.record(run, &record)? {
                 continue;
             }
+            // An `exit` decided is recorded with its rule, in the same
+            // group: later runs skip the flow, and hand-off stops its
+            // sends still waiting.
+            if exits_flow(due) {
+                store.record_exit(&crate::state::Exit {
+                    contact: contact.id.clone(),
+                    flow: due.flow.clone(),
+                    rule: due.rule.clone(),
+                    occurrence: due.occurrence.clone(),
+                    at: due.instant,
+                })?;
+            }
             summary.due += 1;
             match record.status {
                 SendStatus::Skipped => {
@@ -475,6 +487,12 @@ pub fn run<R: Read + Seek>(
         summary.row_index = format!("{}; row index not written: {e}", summary.row_index);
     }
     Ok(summary)
+}
+
+/// Whether a due rule takes the contact out of its flow.
+fn exits_flow(due: &Due) -> bool {
+    matches!(&due.outcome, Outcome::Planned(actions)
+        if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Exit)))
 }
 
 /// The row a due rule is recorded as: pending with its rendered payload,

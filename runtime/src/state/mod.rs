@@ -127,6 +127,19 @@ pub struct ContactState {
     pub changes: Vec<StoredChange>,
     /// Flows held for this contact by a value they cannot use.
     pub held: Vec<Held>,
+    /// The flows the contact left by `exit`, and when.
+    pub exits: Vec<(String, Timestamp)>,
+}
+
+/// A contact who left a flow by the `exit` of one of its rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exit {
+    pub contact: String,
+    pub flow: String,
+    /// The rule and occurrence whose `exit` it was.
+    pub rule: String,
+    pub occurrence: String,
+    pub at: Timestamp,
 }
 
 /// A flow held for a contact: a value it needs (its time zone, a date) was
@@ -235,6 +248,11 @@ pub trait StateStore {
                     .filter(|(c, _)| c == contact)
                     .map(|(_, held)| held)
                     .collect(),
+                exits: self
+                    .exits_of(&[contact])?
+                    .into_iter()
+                    .map(|e| (e.flow, e.at))
+                    .collect(),
                 ..ContactState::default()
             };
             found.insert(contact.to_string(), state);
@@ -276,6 +294,12 @@ pub trait StateStore {
         }
         Ok(found)
     }
+    /// Records that a contact left a flow (the `exit` of a recorded rule):
+    /// later rules of the flow are skipped, and its sends still waiting
+    /// are not handed over.
+    fn record_exit(&mut self, exit: &Exit) -> StateResult<()>;
+    /// The exits recorded for these contacts.
+    fn exits_of(&self, contacts: &[&str]) -> StateResult<Vec<Exit>>;
     /// The sends in doubt that no operator has acknowledged yet.
     fn in_doubt(&self) -> StateResult<Vec<InDoubt>>;
     /// Acknowledges sends in doubt (by Message-ID, or all of them when

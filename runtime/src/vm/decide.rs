@@ -4,7 +4,7 @@
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use super::contact::{Event, History};
+use super::contact::Event;
 use super::eval::{run, Budget, Scope};
 use super::value::Value;
 use super::{Action, Outcome, Planned, Skip, VmError};
@@ -15,12 +15,13 @@ use crate::calendar::Offset;
 pub(super) fn decide(
     scope: &Scope,
     rule: &RuleCode,
-    history: &History,
+    exits: &[(String, Timestamp)],
     budget: &mut Budget,
 ) -> Result<Outcome, VmError> {
     let flow_name = scope.program.string(scope.flow.name);
-    if history
-        .exits
+    // Left the flow (`exit`, recorded by an earlier run or planned earlier
+    // in this window): nothing of it after that instant.
+    if exits
         .iter()
         .any(|(f, at)| f == flow_name && *at <= scope.now)
     {
@@ -38,11 +39,17 @@ pub(super) fn decide(
                 })
         })
     };
-    let reentry_blocked = match scope.flow.reentry {
-        Reentry::Once => false,
-        Reentry::Never => earlier_occurrence(None),
-        Reentry::After(period) => earlier_occurrence(Some(period)),
-    };
+    // Leaving is always allowed: a rule that exits is not an entry.
+    let exits_flow = rule
+        .actions
+        .iter()
+        .any(|a| matches!(a, ActionCode::Exit { .. }));
+    let reentry_blocked = !exits_flow
+        && match scope.flow.reentry {
+            Reentry::Once => false,
+            Reentry::Never => earlier_occurrence(None),
+            Reentry::After(period) => earlier_occurrence(Some(period)),
+        };
     if reentry_blocked {
         return Ok(Outcome::Skipped(Skip::Reentry));
     }

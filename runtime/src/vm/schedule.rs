@@ -194,6 +194,9 @@ fn evaluate_with(
             .iter()
             .any(|m| m.flow == flow && m.rule == rule && m.occurrence == occurrence)
     };
+    // Exits known, and those planned in this window as they come: a rule
+    // after an `exit` of its flow is skipped, in simulate as in run.
+    let mut exits = history.exits.clone();
     let mut seen: Vec<(usize, usize, String)> = Vec::new();
     let mut budget = Budget {
         remaining: INSTRUCTION_BUDGET,
@@ -228,14 +231,28 @@ fn evaluate_with(
             event: candidate.event.map(|e| &history.events[e]),
             anniversary: candidate.anniversary,
         };
-        let outcome = decide(&scope, rule, history, &mut budget)?;
+        let outcome = decide(&scope, rule, &exits, &mut budget)?;
+        if let Outcome::Planned(actions) = &outcome {
+            if actions
+                .iter()
+                .any(|p| p.skipped.is_none() && matches!(p.action, Action::Exit))
+            {
+                exits.push((flow_name.to_string(), candidate.instant));
+            }
+        }
         let deadline = match flow.lateness {
-            Lateness::SameDay => end_of_local_day(candidate.local.0, tz)
-                .map(|end| {
-                    end.checked_sub(jiff::SignedDuration::from_nanos(1))
-                        .unwrap_or(end)
-                })
-                .unwrap_or(Timestamp::MAX),
+            // The local day the send lands on: a time moved out of a gap
+            // that ends at midnight (America/Nuuk) lands on the next day,
+            // and belongs to it; its deadline is never before its instant.
+            Lateness::SameDay => end_of_local_day(
+                candidate.local.0.max(landing_day(candidate.instant, tz)),
+                tz,
+            )
+            .map(|end| {
+                end.checked_sub(jiff::SignedDuration::from_nanos(1))
+                    .unwrap_or(end)
+            })
+            .unwrap_or(Timestamp::MAX),
             Lateness::Within(o) => o
                 .apply_to_instant(candidate.instant, tz)
                 .unwrap_or(Timestamp::MAX),
@@ -283,6 +300,11 @@ fn evaluate_with(
         });
     }
     Ok(evaluation)
+}
+
+/// The local date of `instant` in `tz`.
+fn landing_day(instant: Timestamp, tz: &TimeZone) -> jiff::civil::Date {
+    tz.to_datetime(instant).date()
 }
 
 /// Quiet hours and pressure caps on a decided rule. Returns when quiet

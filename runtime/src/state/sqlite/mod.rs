@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord, SendCount,
-    SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange, Taken,
-    Withdrawal, LEASE_FOR,
+    Activity, ContactState, Exit, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord,
+    SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange,
+    Taken, Withdrawal, LEASE_FOR,
 };
 mod file_check;
 mod rows;
@@ -505,6 +505,16 @@ impl StateStore for SqliteState {
                 },
                 &mut found,
             )?;
+            self.per_contact(
+                "SELECT contact, flow, at FROM exits WHERE contact IN (?)",
+                chunk,
+                "cannot read the contacts' exits",
+                |row, state| {
+                    state.exits.push((row.get(1)?, instant(row.get(2)?)?));
+                    Ok(())
+                },
+                &mut found,
+            )?;
             if holds_any {
                 self.per_contact(
                     "SELECT contact, flow, since, reason FROM held WHERE contact IN (?)",
@@ -684,6 +694,52 @@ impl StateStore for SqliteState {
         }
         each("SELECT DISTINCT contact FROM held", &[])?;
         Ok(true)
+    }
+
+    fn record_exit(&mut self, exit: &Exit) -> StateResult<()> {
+        self.connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO exits (contact, flow, rule, occurrence, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    exit.contact,
+                    exit.flow,
+                    exit.rule,
+                    exit.occurrence,
+                    exit.at.to_string()
+                ])
+            })
+            .map_err(error("cannot record an exit"))?;
+        Ok(())
+    }
+
+    fn exits_of(&self, contacts: &[&str]) -> StateResult<Vec<Exit>> {
+        let mut found = Vec::new();
+        for chunk in contacts.chunks(PREFETCH_CHUNK) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut statement = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT contact, flow, rule, occurrence, at FROM exits WHERE contact IN ({marks})"
+                ))
+                .map_err(error("cannot read the exits"))?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(chunk), |row| {
+                    Ok(Exit {
+                        contact: row.get(0)?,
+                        flow: row.get(1)?,
+                        rule: row.get(2)?,
+                        occurrence: row.get(3)?,
+                        at: instant(row.get(4)?)?,
+                    })
+                })
+                .map_err(error("cannot read the exits"))?;
+            for exit in rows {
+                found.push(exit.map_err(error("cannot read the exits"))?);
+            }
+        }
+        Ok(found)
     }
 
     fn in_doubt(&self) -> StateResult<Vec<InDoubt>> {

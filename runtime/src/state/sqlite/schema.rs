@@ -54,6 +54,14 @@ CREATE TABLE IF NOT EXISTS field_changes (
     new TEXT NOT NULL,
     PRIMARY KEY (contact, field, at)
 );
+CREATE TABLE IF NOT EXISTS exits (
+    contact TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (contact, flow, rule, occurrence)
+);
 CREATE TABLE IF NOT EXISTS lease (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -71,7 +79,7 @@ CREATE TABLE IF NOT EXISTS held (
 ";
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 
 /// Columns added since the first state files, with their definitions: a
 /// file that lacks one gets it, with its default, and keeps every row.
