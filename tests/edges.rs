@@ -616,3 +616,62 @@ fn a_send_still_waiting_when_its_contact_leaves_the_flow_is_not_handed_over() {
         "{report}"
     );
 }
+
+#[test]
+fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_crash() {
+    let dir = temp_dir("edges-accents");
+    std::fs::create_dir_all(dir.join("templates")).expect("templates");
+    std::fs::write(
+        dir.join("flow.toml"),
+        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nemail = \"email\"\n\"prénom\" = \"text\"\nbirthday = { type = \"date\", yearly = true }\n",
+    )
+    .expect("flow.toml");
+    std::fs::write(dir.join("b.flow"), "on birthday send bonjour\n").expect("flow");
+    let template = dir.join("templates/bonjour.email.txt");
+    std::fs::write(
+        &template,
+        "+++\nsubject = \"Bonjour {{ prénom }}\"\n+++\nBonjour {{ prénom }} {{ unsubscribe_url }}\n",
+    )
+    .expect("template");
+    std::fs::write(
+        dir.join("contacts.csv"),
+        "id,email,prénom,birthday\nz1,zoe@example.com,Zoé,1990-06-15\n",
+    )
+    .expect("contacts");
+    let check = flowc(&dir, &["check"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2027-06-15T06:00:00Z",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mail = outbox(&dir)
+        .iter()
+        .map(|f| std::fs::read_to_string(dir.join("outbox").join(f)).expect("mail"))
+        .next()
+        .expect("one mail");
+    assert!(mail.contains("Bonjour Zo=C3=A9"), "{mail}");
+    // A template error beside an accented name is reported, never a crash
+    // (exit 101); see also diagnostics::render's test of spans inside a letter.
+    std::fs::write(
+        &template,
+        "+++\nsubject = \"x\"\n+++\nBonjour {{ prénom ! }}\n",
+    )
+    .expect("template");
+    let broken = flowc(&dir, &["check"], &[]);
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken.stderr));
+    assert!(
+        text(&broken.stderr).contains("E0061"),
+        "{}",
+        text(&broken.stderr)
+    );
+}

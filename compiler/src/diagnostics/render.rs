@@ -35,6 +35,20 @@ pub fn human(
     Ok(())
 }
 
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
 /// The ariadne report of one diagnostic.
 fn report<'a>(
     sources: &Sources,
@@ -47,9 +61,14 @@ fn report<'a>(
     };
     let primary = diagnostic.primary();
     let path = |id: SourceId| sources.path(id).to_string();
+    // Within the text, and on character boundaries: a span computed
+    // from another tool's positions (a template engine's byte offsets) may
+    // cut through an `é`, and ariadne slices the line there.
     let clamp = |id: SourceId, span: crate::syntax::Span| {
-        let len = sources.text(id).len();
-        span.start.min(len)..span.end.min(len).max(span.start.min(len))
+        let text = sources.text(id);
+        let start = floor_boundary(text, span.start.min(text.len()));
+        let end = ceil_boundary(text, span.end.min(text.len())).max(start);
+        start..end
     };
     let mut report = Report::build(
         kind,
@@ -191,4 +210,25 @@ fn escape_data(s: &str) -> String {
 /// Workflow-command escaping of a property value.
 fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::Code;
+    use crate::syntax::Span;
+
+    #[test]
+    fn a_span_inside_a_multibyte_letter_is_widened_to_whole_letters() {
+        let mut sources = Sources::new();
+        let id = sources.add("t.txt", "Bonjour {{ prénom }}\n");
+        // Byte 13 is inside `é` (bytes 13..15): another tool's position.
+        for (start, end) in [(13, 14), (14, 14), (12, 14), (14, 99)] {
+            let diagnostic =
+                Diagnostic::new(Code::InvalidTemplate, id, Span { start, end }, "here");
+            let mut out = Vec::new();
+            human(&sources, std::slice::from_ref(&diagnostic), false, &mut out).expect("rendered");
+            assert!(String::from_utf8_lossy(&out).contains("prénom"));
+        }
+    }
 }
