@@ -675,3 +675,45 @@ fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_cras
         text(&broken.stderr)
     );
 }
+
+#[test]
+fn the_recipient_is_the_field_of_type_email_whatever_its_name() {
+    let dir = temp_dir("edges-courriel");
+    std::fs::create_dir_all(dir.join("templates")).expect("templates");
+    std::fs::write(
+        dir.join("flow.toml"),
+        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\ncourriel = \"email\"\nbirthday = { type = \"date\", yearly = true }\n",
+    )
+    .expect("flow.toml");
+    std::fs::write(dir.join("b.flow"), "on birthday send hello\n").expect("flow");
+    std::fs::write(
+        dir.join("templates/hello.email.txt"),
+        "+++\nsubject = \"Bonjour\"\n+++\nBonjour {{ unsubscribe_url }}\n",
+    )
+    .expect("template");
+    std::fs::write(
+        dir.join("contacts.csv"),
+        "id,courriel,birthday\nz1,zoe@example.com,1990-06-15\n",
+    )
+    .expect("contacts");
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            "2027-06-15T06:00:00Z",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        mails_to(&dir, "zoe@example.com"),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::scope::Scope;
 use super::types::Ty;
 use crate::diagnostics::{suggest, Code, Diagnostic};
+use crate::project::schema::FieldType;
 use crate::project::templates::variable_span;
 use crate::syntax::ast::{Action, Channel, Send};
 
@@ -93,6 +94,41 @@ pub fn check_actions(scope: &mut Scope, actions: &[Action]) {
     }
 }
 
+/// An e-mail goes to the contact's field of type `email`, an SMS to its
+/// field of type `phone` (whatever their names): without one, every send
+/// would fail at run time.
+fn check_address(scope: &mut Scope, send: &Send) {
+    let channel = send
+        .channel
+        .as_ref()
+        .map(|c| c.node)
+        .unwrap_or(Channel::Email);
+    let (needed, example, what) = match channel {
+        Channel::Email => (FieldType::Email, "email = \"email\"", "e-mail"),
+        Channel::Sms => (FieldType::Phone, "phone = \"phone\"", "SMS"),
+        Channel::Push => return,
+    };
+    if scope.project.schema.fields.values().any(|f| f.ty == needed) {
+        return;
+    }
+    scope.report(
+        Diagnostic::new(
+            Code::NoAddressField,
+            scope.source,
+            send.template.span,
+            format!("this {what} goes to no one"),
+        )
+        .with_message(format!(
+            "no contact field is of type `{}`: this {what} has no address to go to",
+            needed.name(),
+        ))
+        .with_help(format!(
+            "declare the field that holds it in `[contact]` of flow.toml, e.g. `{example}` (any name: the field of type `{}` is the address)",
+            needed.name()
+        )),
+    );
+}
+
 fn check_send(scope: &mut Scope, send: &Send) {
     if let Some(sender) = &send.sender {
         scope.expect_type(sender, &Ty::Text, "a sender");
@@ -102,6 +138,7 @@ fn check_send(scope: &mut Scope, send: &Send) {
         scope.type_of(&var.value);
         supplied.insert(var.name.node.clone());
     }
+    check_address(scope, send);
     let Some(templates) = &scope.project.templates else {
         return;
     };

@@ -64,6 +64,7 @@ codes! {
     RecurrenceOnNonDate = "E0035", Error, "`yearly` and `once` apply to date fields only";
     NoChannelVersion = "E0036", Error, "template has no version for this channel";
     MissingTemplateVariable = "E0037", Error, "template variable the contact cannot supply";
+    NoAddressField = "E0038", Error, "no contact field holds the address";
     // Time.
     OffsetTooLong = "E0040", Error, "offset longer than a year";
     OfferNotIssued = "E0041", Error, "no offer issued earlier in this flow";

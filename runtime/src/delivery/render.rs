@@ -99,7 +99,7 @@ pub fn render_due(
                             None => template.clone(),
                         };
                         let (eml, envelope_from, envelope_to) =
-                            email(contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
+                            email(program, contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
                         json!({ "kind": "email", "id": id, "eml": eml, "envelope_from": envelope_from, "envelope_to": envelope_to })
                     }
                     Channel::Sms | Channel::Push => {
@@ -185,6 +185,7 @@ fn to_jinja(value: &Value) -> minijinja::Value {
 /// or a stray character in contact data is an error, never a header).
 #[allow(clippy::too_many_arguments)]
 fn email(
+    program: &Program,
     contact: &Contact,
     from: &str,
     subject: &str,
@@ -194,7 +195,16 @@ fn email(
     unsubscribe: &str,
     due: &Due,
 ) -> Result<(String, String, String), String> {
-    let to_text = contact.field("email").to_text();
+    // The recipient is the contact's field of type email, whatever its
+    // name (`email` first when several are).
+    let address_field = program
+        .fields
+        .iter()
+        .filter(|f| f.kind == crate::bytecode::FieldKind::Email)
+        .map(|f| program.string(f.name))
+        .min_by_key(|name| *name != "email")
+        .unwrap_or("email");
+    let to_text = contact.field(address_field).to_text();
     if to_text.is_empty() {
         return Err(format!("contact `{}` has no e-mail address", contact.id));
     }
