@@ -15,7 +15,7 @@
 
 use std::io::{Read, Seek};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 
 use crate::bytecode::{FieldKind, Program};
 use crate::vm::Contact;
@@ -36,11 +36,22 @@ pub struct ContactReader<R: Read> {
     columns: Vec<Option<(std::sync::Arc<str>, FieldKind)>>,
     id_column: usize,
     ignored: Vec<String>,
-    /// Each id read so far (a 64-bit hash, 16 bytes a contact with its
-    /// line), when the file is read from the start: a later row with the
-    /// same id is a duplicate. Rows read at an offset are not checked.
-    seen: Option<FxHashMap<u64, u64>>,
+    /// Each id read so far (a 64-bit hash: 9 bytes a contact, about 19 MB
+    /// at a million; a map to lines took 58 MB there), when the file is
+    /// read from the start: a later row with the same id is a duplicate.
+    /// Rows read at an offset are not checked.
+    seen: Option<FxHashSet<u64>>,
+    /// Where the rows start (after the header), to find the first line of
+    /// a duplicate id.
+    data_start: csv::Position,
+    /// How many first lines were looked for: a file full of duplicates
+    /// does not cost a scan each.
+    lookups: u32,
 }
+
+/// The duplicates whose first line is looked for (each costs a scan of
+/// the rows before it); later ones say "an earlier line".
+const FIRST_LINE_LOOKUPS: u32 = 20;
 
 impl<R: Read> ContactReader<R> {
     pub fn new(program: &Program, input: R) -> Result<ContactReader<R>, InputError> {
@@ -49,6 +60,7 @@ impl<R: Read> ContactReader<R> {
             .headers()
             .map_err(|e| InputError::Header(e.to_string()))?
             .clone();
+        let data_start = reader.position().clone();
         let mut columns = Vec::new();
         let mut ignored = Vec::new();
         let mut id_column = None;
@@ -103,7 +115,9 @@ impl<R: Read> ContactReader<R> {
             columns,
             id_column,
             ignored,
-            seen: Some(FxHashMap::default()),
+            seen: Some(FxHashSet::default()),
+            data_start,
+            lookups: 0,
         })
     }
 
@@ -130,6 +144,32 @@ impl<R: Read + Seek> ContactReader<R> {
             )));
         }
         self.next()
+    }
+
+    /// The first line of `id`, read again from the start of the rows (up
+    /// to `before`), then back where reading was. `None` past
+    /// [`FIRST_LINE_LOOKUPS`] or when the file cannot be read again.
+    fn first_line_of(&mut self, id: &str, before: u64) -> Option<u64> {
+        if self.lookups >= FIRST_LINE_LOOKUPS {
+            return None;
+        }
+        self.lookups += 1;
+        let back = self.rows.position().clone();
+        self.rows.seek(self.data_start.clone()).ok()?;
+        let mut record = csv::StringRecord::new();
+        let mut found = None;
+        while let Ok(true) = self.rows.read_record(&mut record) {
+            let line = record.position().map_or(0, |p| p.line());
+            if line >= before {
+                break;
+            }
+            if record.get(self.id_column).map(str::trim) == Some(id) {
+                found = Some(line);
+                break;
+            }
+        }
+        self.rows.seek(back).ok()?;
+        found
     }
 
     /// After a row that ran over several lines and did not have the
@@ -246,15 +286,19 @@ impl<R: Read + Seek> Iterator for ContactReader<R> {
             use std::hash::{Hash, Hasher};
             let mut hasher = rustc_hash::FxHasher::default();
             id.hash(&mut hasher);
-            let first = *seen.entry(hasher.finish()).or_insert(line);
-            if first != line {
+            if !seen.insert(hasher.finish()) {
+                let id = id.to_string();
+                let first = match self.first_line_of(&id, line) {
+                    Some(first) => format!("line {first}"),
+                    None => "an earlier line".to_string(),
+                };
                 return Some(Err(RowError {
                     duplicate: true,
                     ..RowError::new(
                         line,
                         offset,
                         format!(
-                            "contact `{id}` is already on line {first}: this row is not used (the first row with an id is the contact)"
+                            "contact `{id}` is already on {first}: this row is not used (the first row with an id is the contact)"
                         ),
                     )
                 }));
