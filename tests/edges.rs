@@ -617,31 +617,26 @@ fn a_send_still_waiting_when_its_contact_leaves_the_flow_is_not_handed_over() {
     );
 }
 
-#[test]
-fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_crash() {
-    let dir = temp_dir("edges-accents");
+/// A one-flow project (`on birthday send hello`) in `dir`: its contact
+/// schema, the `hello` e-mail template and the contacts.
+fn birthday_project(name: &str, contact: &str, template: &str, contacts: &str) -> PathBuf {
+    let dir = temp_dir(&format!("edges-{name}"));
     std::fs::create_dir_all(dir.join("templates")).expect("templates");
     std::fs::write(
         dir.join("flow.toml"),
-        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nemail = \"email\"\n\"prénom\" = \"text\"\nbirthday = { type = \"date\", yearly = true }\n",
+        format!("[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\n{contact}birthday = {{ type = \"date\", yearly = true }}\n"),
     )
     .expect("flow.toml");
-    std::fs::write(dir.join("b.flow"), "on birthday send bonjour\n").expect("flow");
-    let template = dir.join("templates/bonjour.email.txt");
-    std::fs::write(
-        &template,
-        "+++\nsubject = \"Bonjour {{ prénom }}\"\n+++\nBonjour {{ prénom }} {{ unsubscribe_url }}\n",
-    )
-    .expect("template");
-    std::fs::write(
-        dir.join("contacts.csv"),
-        "id,email,prénom,birthday\nz1,zoe@example.com,Zoé,1990-06-15\n",
-    )
-    .expect("contacts");
-    let check = flowc(&dir, &["check"], &[]);
-    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    std::fs::write(dir.join("b.flow"), "on birthday send hello\n").expect("flow");
+    std::fs::write(dir.join("templates/hello.email.txt"), template).expect("template");
+    std::fs::write(dir.join("contacts.csv"), contacts).expect("contacts");
+    dir
+}
+
+/// `flowc run` of the project in `dir` on 15 June 2027, 08:00 in Paris.
+fn run_on_the_birthday(dir: &Path) -> Output {
     let out = flowc(
-        &dir,
+        dir,
         &[
             "run",
             "--program",
@@ -653,7 +648,21 @@ fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_cras
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    out
+}
+
+#[test]
+fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_crash() {
+    let dir = birthday_project(
+        "accents",
+        "email = \"email\"\n\"prénom\" = \"text\"\n",
+        "+++\nsubject = \"Bonjour {{ prénom }}\"\n+++\nBonjour {{ prénom }} {{ unsubscribe_url }}\n",
+        "id,email,prénom,birthday\nz1,zoe@example.com,Zoé,1990-06-15\n",
+    );
+    let check = flowc(&dir, &["check"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    run_on_the_birthday(&dir);
     let mail = outbox(&dir)
         .iter()
         .map(|f| std::fs::read_to_string(dir.join("outbox").join(f)).expect("mail"))
@@ -663,7 +672,7 @@ fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_cras
     // A template error beside an accented name is reported, never a crash
     // (exit 101); see also diagnostics::render's test of spans inside a letter.
     std::fs::write(
-        &template,
+        dir.join("templates/hello.email.txt"),
         "+++\nsubject = \"x\"\n+++\nBonjour {{ prénom ! }}\n",
     )
     .expect("template");
@@ -678,38 +687,13 @@ fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_cras
 
 #[test]
 fn the_recipient_is_the_field_of_type_email_whatever_its_name() {
-    let dir = temp_dir("edges-courriel");
-    std::fs::create_dir_all(dir.join("templates")).expect("templates");
-    std::fs::write(
-        dir.join("flow.toml"),
-        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\ncourriel = \"email\"\nbirthday = { type = \"date\", yearly = true }\n",
-    )
-    .expect("flow.toml");
-    std::fs::write(dir.join("b.flow"), "on birthday send hello\n").expect("flow");
-    std::fs::write(
-        dir.join("templates/hello.email.txt"),
+    let dir = birthday_project(
+        "courriel",
+        "courriel = \"email\"\n",
         "+++\nsubject = \"Bonjour\"\n+++\nBonjour {{ unsubscribe_url }}\n",
-    )
-    .expect("template");
-    std::fs::write(
-        dir.join("contacts.csv"),
         "id,courriel,birthday\nz1,zoe@example.com,1990-06-15\n",
-    )
-    .expect("contacts");
-    let out = flowc(
-        &dir,
-        &[
-            "run",
-            "--program",
-            ".",
-            "--contacts",
-            "contacts.csv",
-            "--now",
-            "2027-06-15T06:00:00Z",
-        ],
-        &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run_on_the_birthday(&dir);
     assert_eq!(
         mails_to(&dir, "zoe@example.com"),
         1,
