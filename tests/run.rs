@@ -422,10 +422,11 @@ fn contact_data_cannot_add_a_header() {
 #[test]
 fn simulate_says_what_run_does() {
     let dir = setup("same-engine");
-    // A scheduler every six hours over the first days of January…
+    // A scheduler every six hours from mid-December to mid-January: the
+    // offers of four contacts, then their birthdays…
     let (mut delivered, mut missed) = (0, 0);
-    let mut now: jiff::Timestamp = "2027-01-01T06:00:00Z".parse().unwrap();
-    while now <= "2027-01-12T00:00:00Z".parse().unwrap() {
+    let mut now: jiff::Timestamp = "2026-12-10T06:00:00Z".parse().unwrap();
+    while now <= "2027-01-16T00:00:00Z".parse().unwrap() {
         let out = run_at(&dir, &now.to_string(), &["--lookback-hours", "6", "--json"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let summary: serde_json::Value =
@@ -446,9 +447,9 @@ fn simulate_says_what_run_does() {
             "--contacts",
             "contacts.csv",
             "--from",
-            "2027-01-01T00:00:00Z",
+            "2026-12-10T00:00:00Z",
             "--to",
-            "2027-01-12T00:00:00Z",
+            "2027-01-16T00:00:00Z",
             "--format",
             "json",
         ],
@@ -480,10 +481,10 @@ fn simulate_says_what_run_does() {
 #[test]
 fn report_and_status_tell_what_the_runs_did() {
     let dir = setup("report");
-    assert_eq!(
-        run_at(&dir, "2027-01-09T22:00:00Z", &[]).status.code(),
-        Some(0)
-    );
+    // Ana's offers (31 May, 08:00 in Paris), then her birthday.
+    for now in ["2027-05-31T06:00:00Z", "2027-06-15T06:00:00Z"] {
+        assert_eq!(run_at(&dir, now, &[]).status.code(), Some(0), "{now}");
+    }
     let report = flowc(&dir, &["report", "--json"]);
     assert!(report.status.success(), "{}", text(&report.stderr));
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
@@ -504,7 +505,7 @@ fn report_and_status_tell_what_the_runs_did() {
     let status = text(&status.stdout);
     assert!(
         status.contains(
-            "run 1 2027-01-08T22:00:00Z to 2027-01-09T22:00:00Z: done: 3 due, 2 delivered"
+            "run 1 2027-05-30T06:00:00Z to 2027-05-31T06:00:00Z: done: 2 due, 2 delivered"
         ),
         "{status}"
     );

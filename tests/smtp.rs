@@ -29,9 +29,9 @@ fn assert_birthday_mails(mails: &[String]) {
     assert_eq!(mails.len(), 2, "{mails:?}");
     for mail in mails {
         assert!(mail.contains("From: Shop <shop@example.com>"), "{mail}");
-        assert!(mail.contains("To: Dev <dev@example.com>"), "{mail}");
+        assert!(mail.contains("To: Ana <ana@example.com>"), "{mail}");
         assert!(
-            mail.contains("Subject: Happy birthday, Dev! Your 30% is still waiting"),
+            mail.contains("Subject: Ana, your birthday gift is waiting"),
             "{mail}"
         );
         assert!(
@@ -39,7 +39,7 @@ fn assert_birthday_mails(mails: &[String]) {
             "{mail}"
         );
         assert!(
-            mail.contains("Happy birthday, Dev!</p>"),
+            mail.contains("Happy birthday in advance, Ana!</p>"),
             "personalised body: {mail}"
         );
     }
@@ -54,7 +54,7 @@ fn mail_arrives_once_and_waits_out_an_outage() {
 
     // The server is down at the first run: both sends wait, with the reason.
     let down = format!("127.0.0.1:{}", support::free_port());
-    let out = example_run(&dir, "2027-01-09T22:00:00Z", &["--smtp", &down], &[]);
+    let out = example_run(&dir, "2027-05-31T06:00:00Z", &["--smtp", &down], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.matches("pending: ").count(), 2, "{stderr}");
@@ -63,7 +63,7 @@ fn mail_arrives_once_and_waits_out_an_outage() {
     // Up again: the next run delivers them, through a real SMTP exchange.
     let server = Server::aiosmtpd(&dir.join("maildir"), &[]);
     let smtp = server.address();
-    let out = example_run(&dir, "2027-01-09T23:00:00Z", &["--smtp", &smtp], &[]);
+    let out = example_run(&dir, "2027-05-31T07:00:00Z", &["--smtp", &smtp], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("(no TLS, 4 connections)"),
@@ -72,7 +72,7 @@ fn mail_arrives_once_and_waits_out_an_outage() {
     );
     assert_birthday_mails(&server.mails());
     // Re-runs deliver nothing twice.
-    let again = example_run(&dir, "2027-01-09T23:30:00Z", &["--smtp", &smtp], &[]);
+    let again = example_run(&dir, "2027-05-31T07:30:00Z", &["--smtp", &smtp], &[]);
     assert!(again.status.success());
     assert_eq!(server.mails().len(), 2);
 }
@@ -105,7 +105,7 @@ fn starttls_is_verified_against_the_given_ca_and_logs_in() {
     // or otherwise, and both sends wait with the reason.
     let out = example_run(
         &dir,
-        "2027-01-09T22:00:00Z",
+        "2027-05-31T06:00:00Z",
         &["--smtp", &smtp, "--smtp-tls", "starttls"],
         &login,
     );
@@ -125,7 +125,7 @@ fn starttls_is_verified_against_the_given_ca_and_logs_in() {
         ("FLOWC_SMTP_CA_FILE", ca.to_str().unwrap()),
         ("FLOWC_SMTP_TLS", "starttls"),
     ];
-    let out = example_run(&dir, "2027-01-09T23:00:00Z", &["--smtp", &smtp], &ca_env);
+    let out = example_run(&dir, "2027-05-31T07:00:00Z", &["--smtp", &smtp], &ca_env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("2 delivered (e-mail by SMTP to"),
@@ -156,7 +156,7 @@ fn implicit_tls_delivers() {
     let smtp = server.address();
     let out = example_run(
         &dir,
-        "2027-01-09T22:00:00Z",
+        "2027-05-31T06:00:00Z",
         &[
             "--smtp",
             &smtp,
@@ -203,7 +203,7 @@ fn a_refused_password_appears_in_no_error_summary_or_report() {
     let smtp = server.address();
     let out = example_run(
         &dir,
-        "2027-01-09T22:00:00Z",
+        "2027-05-31T06:00:00Z",
         &["--smtp", &smtp, "--smtp-tls", "starttls", "--json"],
         &env,
     );
@@ -238,7 +238,7 @@ fn a_refused_password_appears_in_no_error_summary_or_report() {
     // Sending a password in clear to another host is refused up front.
     let out = example_run(
         &dir,
-        "2027-01-09T22:30:00Z",
+        "2027-05-31T06:30:00Z",
         &["--smtp", "mail.example.invalid:25", "--smtp-tls", "none"],
         &env,
     );
@@ -298,7 +298,7 @@ fn starttls_asked_of_a_server_without_it_sends_nothing_in_clear() {
     let smtp = server.address();
     let out = example_run(
         &dir,
-        "2027-01-09T22:00:00Z",
+        "2027-05-31T06:00:00Z",
         &["--smtp", &smtp, "--smtp-tls", "starttls"],
         &[],
     );

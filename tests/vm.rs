@@ -127,6 +127,50 @@ fn a_used_offer_means_no_reminder_and_no_second_offer() {
 }
 
 #[test]
+fn unused_means_issued_and_not_redeemed_never_just_not_redeemed() {
+    let program = compile(FIXED_LINE);
+    let contact = paris("ana").with("birthday", Value::Date(date(1990, 1, 5)));
+    // Only the birthday is in the window, and no offer was ever issued
+    // (its day was before this contact was known, or its row was bad):
+    // no "your 30% is still waiting".
+    let birthday_only = window("2027-01-04T00:00:00Z", "2027-01-06T00:00:00Z");
+    let result = run(&program, &contact, &History::default(), &birthday_only);
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "reminder",
+            "birthday/2027",
+            "2027-01-05T07:00:00Z",
+            false
+        )]
+    );
+    assert_eq!(
+        result.dues[0].outcome,
+        Outcome::Skipped(Skip::NotIssued("offer".into()))
+    );
+    assert_eq!(
+        Skip::NotIssued("offer".into()).to_string(),
+        "no offer was issued for this occurrence, so none is unused"
+    );
+    // Issued and not redeemed: the reminder goes.
+    let offer = SentMessage::new("test", "offer", "birthday/2027", ts("2026-12-21T07:00:00Z"));
+    let history = History {
+        messages: vec![offer],
+        ..History::default()
+    };
+    let result = run(&program, &contact, &history, &birthday_only);
+    assert_eq!(
+        summary(&result.dues),
+        [row(
+            "reminder",
+            "birthday/2027",
+            "2027-01-05T07:00:00Z",
+            true
+        )]
+    );
+}
+
+#[test]
 fn current_zone_rules_vancouver_stays_on_utc_minus_7() {
     let program = compile("on 2026-12-01 send hello");
     let contact = Contact::new("v").with("time_zone", Value::Text("America/Vancouver".into()));

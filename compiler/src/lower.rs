@@ -523,12 +523,13 @@ impl<'a> Lowering<'a> {
                 let link = link.as_ref().map(|l| self.string(&l.node));
                 code.push(Op::Clicked(id, link), loc);
             }
-            ExprKind::Used(offer) | ExprKind::Unused(offer) => {
+            ExprKind::Used(offer) => {
                 let id = self.message(flow, tables, offer.as_ref().map(|o| o.node.as_str()));
                 code.push(Op::Used(id), loc);
-                if matches!(expr.kind, ExprKind::Unused(_)) {
-                    code.push(Op::Not, loc);
-                }
+            }
+            ExprKind::Unused(offer) => {
+                let id = self.message(flow, tables, offer.as_ref().map(|o| o.node.as_str()));
+                code.push(Op::Unused(id), loc);
             }
             ExprKind::Consent(c) => {
                 let c = Channel::from_name(&c.node).unwrap_or(Channel::Email);
@@ -700,7 +701,7 @@ mod tests {
     }
 
     #[test]
-    fn offsets_keep_their_sign_and_unused_is_not_used() {
+    fn offsets_keep_their_sign_and_unused_is_its_own_test() {
         let program = build("when birthday - 15d send offer; on birthday if unused send reminder");
         let rules = &program.flows[0].rules;
         let TriggerCode::Date { offset, yearly, .. } = rules[0].trigger else {
@@ -708,7 +709,7 @@ mod tests {
         };
         assert_eq!((offset.amount, yearly), (-15, true));
         let ops = &rules[1].condition.as_ref().expect("condition").ops;
-        assert_eq!(ops[..], [Op::Used(0), Op::Not]);
+        assert_eq!(ops[..], [Op::Unused(0)]);
         assert_eq!(program.flows[0].messages[0].rules, [0, 1]);
     }
 }

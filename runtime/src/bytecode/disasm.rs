@@ -331,6 +331,7 @@ impl Disassembler<'_> {
                 None => format!("clicked m{m}"),
             },
             Op::Used(m) => format!("used m{m}"),
+            Op::Unused(m) => format!("unused m{m}"),
             Op::Consent(c) => format!("consent {}", c.name()),
             Op::Tagged(s) => format!("tagged {:?}", self.s(*s)),
             Op::HappenedSince {

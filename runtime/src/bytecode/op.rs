@@ -98,6 +98,9 @@ pub enum Op {
     Clicked(MessageId, Option<StrId>),
     /// Whether the coupon it carried was redeemed. `( -- bool)`
     Used(MessageId),
+    /// Whether it was issued for this occurrence and its coupon is not
+    /// redeemed: an offer never issued is not "unused". `( -- bool)`
+    Unused(MessageId),
     /// Whether the contact consents to the channel. `( -- bool)`
     Consent(Channel),
     /// Whether the contact has the tag. `( -- bool)`

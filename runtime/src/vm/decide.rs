@@ -60,6 +60,21 @@ pub(super) fn decide(
     }
     if let Some(condition) = &rule.condition {
         if !run(condition, scope, budget)?.truthy() {
+            // `unused offer` with no offer issued for this occurrence: say
+            // so, rather than "condition false".
+            let never_issued = condition.ops.iter().find_map(|op| match op {
+                crate::bytecode::Op::Unused(m) if !super::eval::issued(scope, *m) => {
+                    scope.flow.messages.get(*m as usize).map(|m| m.name)
+                }
+                _ => None,
+            });
+            if let Some(name) = never_issued {
+                let name = scope.program.string(name);
+                return Ok(Outcome::Skipped(Skip::NotIssued(match name {
+                    "" => "offer".to_string(),
+                    name => name.to_string(),
+                })));
+            }
             return Ok(Outcome::Skipped(Skip::Condition));
         }
     }

@@ -126,6 +126,7 @@ pub fn run(code: &Code, scope: &Scope, budget: &mut Budget) -> Result<Value, VmE
                         .any(|(name, t)| *t <= scope.now && link.is_none_or(|l| l == name))
                 }))
             }
+            Op::Unused(m) => Value::Bool(unused(scope, *m)),
             Op::Used(m) => {
                 Value::Bool(matching(scope, *m).any(|s| s.redeemed.is_some_and(|t| t <= scope.now)))
             }
@@ -190,6 +191,24 @@ fn compare(op: &Op, a: &Value, b: &Value) -> bool {
             None => false,
         },
     }
+}
+
+/// An offer issued for this occurrence whose coupon nobody redeemed yet.
+fn unused(scope: &Scope, message: MessageId) -> bool {
+    let mut issued = false;
+    for sent in matching(scope, message) {
+        if sent.redeemed.is_some_and(|t| t <= scope.now) {
+            return false;
+        }
+        issued = true;
+    }
+    issued
+}
+
+/// Whether the message was issued for this occurrence by now (`unused`
+/// of a message never issued is false, and the skip says why).
+pub(super) fn issued(scope: &Scope, message: MessageId) -> bool {
+    matching(scope, message).next().is_some()
 }
 
 /// Messages of this flow, sent by the referenced rules, for this occurrence,

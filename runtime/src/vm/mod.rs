@@ -113,6 +113,9 @@ pub enum Skip {
     Audience,
     /// The rule's condition is false.
     Condition,
+    /// Its condition asks whether an offer is unused, and none was issued
+    /// for this occurrence (the name written, or "offer").
+    NotIssued(String),
     /// No consent for the channel (or unsubscribed).
     NoConsent(Channel),
     /// The flow's re-entry setting keeps the contact out.
@@ -132,6 +135,12 @@ impl std::fmt::Display for Skip {
         match self {
             Skip::Audience => write!(f, "not in the audience"),
             Skip::Condition => write!(f, "condition false"),
+            Skip::NotIssued(offer) => {
+                write!(
+                    f,
+                    "no {offer} was issued for this occurrence, so none is unused"
+                )
+            }
             Skip::NoConsent(channel) => write!(f, "no consent for {}", channel.name()),
             Skip::Reentry => write!(f, "re-entry not allowed yet"),
             Skip::Exited => write!(f, "left the flow"),

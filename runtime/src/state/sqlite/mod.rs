@@ -64,6 +64,10 @@ impl SqliteState {
                 )))
             }
         };
+        // A new state appears whole or not at all: a run killed while
+        // creating it must not leave a file with no tables, which the next
+        // run would rightly refuse.
+        let created = created && create_whole(path)?;
         let connection = Connection::open(path).map_err(|e| {
             StateError(format!(
                 "cannot open the state file {}: {e}",
@@ -221,6 +225,43 @@ impl SqliteState {
             attempts: row.get(11)?,
             retry_at: row.get::<_, Option<String>>(12)?.map(instant).transpose()?,
         })
+    }
+}
+
+/// Creates a state with its tables under a temporary name beside `path`,
+/// then links it into place, which fails if `path` exists: two runs
+/// creating one state at once cannot overwrite each other. True when this
+/// call created it; false when another process did first.
+fn create_whole(path: &Path) -> StateResult<bool> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "flow.db".into());
+    let temporary = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
+    let cannot = |e: &dyn std::fmt::Display| {
+        StateError(format!(
+            "cannot create the state file {}: {e}",
+            path.display()
+        ))
+    };
+    let _ = std::fs::remove_file(&temporary);
+    {
+        let connection = Connection::open(&temporary).map_err(|e| cannot(&e))?;
+        // The rollback journal while it is private: nothing to checkpoint
+        // at close, one file to link. WAL is set when it is opened as the
+        // state.
+        connection
+            .execute_batch("PRAGMA synchronous = FULL;")
+            .map_err(|e| cannot(&e))?;
+        schema::migrate(&connection).map_err(|e| cannot(&e))?;
+        connection.close().map_err(|(_, e)| cannot(&e))?;
+    }
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(cannot(&e)),
     }
 }
 
@@ -973,5 +1014,29 @@ mod lease_tests {
             .query_row("SELECT count(*) FROM runs", [], |row| row.get(0))
             .unwrap();
         assert_eq!(runs, 0);
+    }
+}
+
+#[cfg(test)]
+mod creation_tests {
+    use super::*;
+
+    #[test]
+    fn a_new_state_appears_whole_and_never_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flow.db");
+        assert!(create_whole(&path).unwrap());
+        // Another run got there first: this one opens what it made.
+        assert!(!create_whole(&path).unwrap());
+        let state = SqliteState::open(&path).unwrap();
+        assert!(!state.created());
+        assert!(state.pending().unwrap().is_empty());
+        // No temporary file is left beside it.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("creating"))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
     }
 }
