@@ -251,34 +251,6 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     let routes = endpoints.describe();
 
     let mut store = SqliteState::open(&args.state).map_err(|e| usage(e.0))?;
-    // One run at a time per state, however it is reached: a lease row in
-    // the state itself (see runtime/src/state/lease.rs).
-    let took_over = match store
-        .take_lease(&Holder::this_process(), Timestamp::now())
-        .map_err(|e| usage(e.0))?
-    {
-        Taken::Free => None,
-        Taken::TakenOver(held) => Some(held),
-        Taken::Refused(held) => {
-            return Err((
-                EXIT_LOCKED,
-                format!(
-                    "another run ({}, since {}) holds {}; this run did nothing. Wait for it, or stop it (its lease expires at {} unless it renews it)",
-                    held.holder.describe(),
-                    held.taken_at,
-                    args.state.display(),
-                    held.expires_at,
-                ),
-            ))
-        }
-    };
-    if let Some(held) = took_over {
-        eprintln!(
-            "warning: the run of {} (since {}) stopped without ending; this run takes over its lease",
-            held.holder.describe(),
-            held.taken_at
-        );
-    }
     let folder = FileOutbox::new(&args.outbox).map_err(|e| usage(e.0))?;
     let mut via = format!("to {}", args.outbox.display());
     let mut outbox: Box<dyn Outbox> = match &args.smtp {
@@ -356,6 +328,35 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         }),
     };
     let contacts_name = args.contacts.display().to_string();
+    // One run at a time per state, however it is reached: a lease row in
+    // the state itself (see runtime/src/state/lease.rs), taken once
+    // everything is read and checked, and given back however the run ends.
+    let took_over = match store
+        .take_lease(&Holder::this_process(), Timestamp::now())
+        .map_err(|e| usage(e.0))?
+    {
+        Taken::Free => None,
+        Taken::TakenOver(held) => Some(held),
+        Taken::Refused(held) => {
+            return Err((
+                EXIT_LOCKED,
+                format!(
+                    "another run ({}, since {}) holds {}; this run did nothing. Wait for it, or stop it (its lease expires at {} unless it renews it)",
+                    held.holder.describe(),
+                    held.taken_at,
+                    args.state.display(),
+                    held.expires_at,
+                ),
+            ))
+        }
+    };
+    if let Some(held) = took_over {
+        eprintln!(
+            "warning: the run of {} (since {}) stopped without ending; this run takes over its lease",
+            held.holder.describe(),
+            held.taken_at
+        );
+    }
     let mut summary = run_program(
         &program,
         zones,
@@ -366,7 +367,10 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         events,
         &options,
     )
-    .map_err(|e| usage(e.0))?;
+    .map_err(|e| {
+        let _ = store.release_lease();
+        usage(e.0)
+    })?;
     bar.finish_and_clear();
     summary.new_state = store.created();
     store.release_lease().map_err(|e| usage(e.0))?;
