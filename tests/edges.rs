@@ -42,15 +42,34 @@ fn run_at(dir: &Path, now: &str, extra: &[&str]) -> Output {
     flowc(dir, &args, &[])
 }
 
+/// `flowc ingest` of `lines`, written to `file`, for the birthday build.
 fn ingest(dir: &Path, file: &str, lines: &str) -> String {
+    ingest_for(dir, "b.flowb", file, lines)
+}
+
+/// `flowc ingest` of `lines`, written to `file`, for `program`.
+fn ingest_for(dir: &Path, program: &str, file: &str, lines: &str) -> String {
     std::fs::write(dir.join(file), lines).expect("write events");
     let out = flowc(
         dir,
-        &["ingest", "--program", "b.flowb", "--events", file],
+        &["ingest", "--program", program, "--events", file],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
+}
+
+/// A project folder of its own: each file written, folders made.
+fn project_with(name: &str, files: &[(&str, String)]) -> PathBuf {
+    let dir = temp_dir(&format!("edges-{name}"));
+    for (path, text) in files {
+        let path = dir.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("folder");
+        }
+        std::fs::write(&path, text).expect("write a project file");
+    }
+    dir
 }
 
 /// The `.eml` files of the outbox, by name.
@@ -70,12 +89,8 @@ fn mails_to(dir: &Path, address: &str) -> usize {
     outbox(dir)
         .iter()
         .filter(|f| {
-            std::fs::read_to_string(dir.join("outbox").join(f))
-                .expect("read mail")
-                .contains(&format!("To: {address}"))
-                || std::fs::read_to_string(dir.join("outbox").join(f))
-                    .expect("read mail")
-                    .contains(&format!("<{address}>"))
+            let mail = std::fs::read_to_string(dir.join("outbox").join(f)).expect("read mail");
+            mail.contains(&format!("To: {address}")) || mail.contains(&format!("<{address}>"))
         })
         .count()
 }
@@ -470,32 +485,31 @@ fn an_hourly_scheduler_sends_the_08_00_mail_at_08_00() {
 
 /// A project where a purchase ends the welcome series: `exit`.
 fn exit_project(name: &str) -> PathBuf {
-    let dir = temp_dir(&format!("edges-{name}"));
-    std::fs::create_dir_all(dir.join("templates")).expect("templates");
-    std::fs::write(
-        dir.join("flow.toml"),
-        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\n\
-         [events.signed_up]\nsource = \"text\"\n[events.purchase]\nproduct = \"text\"\n",
+    let template = |name: &str| {
+        format!("+++\nsubject = \"{name}\"\n+++\nHello, {name}. {{{{ unsubscribe_url }}}}\n")
+    };
+    project_with(
+        name,
+        &[
+            (
+                "flow.toml",
+                "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\n\
+                 [events.signed_up]\nsource = \"text\"\n[events.purchase]\nproduct = \"text\"\n"
+                    .into(),
+            ),
+            (
+                "welcome.flow",
+                "reentry: 30d\non signed_up send welcome\nwhen 3d after welcome send tips\non purchase exit\n"
+                    .into(),
+            ),
+            ("templates/welcome.email.txt", template("welcome")),
+            ("templates/tips.email.txt", template("tips")),
+            (
+                "contacts.csv",
+                "id,email\na1,ana@example.com\nb1,bram@example.com\n".into(),
+            ),
+        ],
     )
-    .expect("flow.toml");
-    std::fs::write(
-        dir.join("welcome.flow"),
-        "reentry: 30d\non signed_up send welcome\nwhen 3d after welcome send tips\non purchase exit\n",
-    )
-    .expect("flow");
-    for template in ["welcome", "tips"] {
-        std::fs::write(
-            dir.join(format!("templates/{template}.email.txt")),
-            format!("+++\nsubject = \"{template}\"\n+++\nHello, {template}. {{{{ unsubscribe_url }}}}\n"),
-        )
-        .expect("template");
-    }
-    std::fs::write(
-        dir.join("contacts.csv"),
-        "id,email\na1,ana@example.com\nb1,bram@example.com\n",
-    )
-    .expect("contacts");
-    dir
 }
 
 fn run_project(dir: &Path, now: &str) -> Output {
@@ -560,9 +574,7 @@ fn an_exit_in_one_run_ends_the_flow_for_the_runs_after_it() {
 }
 
 fn ingest_at(dir: &Path, file: &str, lines: &str) {
-    std::fs::write(dir.join(file), lines).expect("write events");
-    let out = flowc(dir, &["ingest", "--program", ".", "--events", file], &[]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    ingest_for(dir, ".", file, lines);
 }
 
 #[test]
@@ -620,37 +632,22 @@ fn a_send_still_waiting_when_its_contact_leaves_the_flow_is_not_handed_over() {
 /// A one-flow project (`on birthday send hello`) in `dir`: its contact
 /// schema, the `hello` e-mail template and the contacts.
 fn birthday_project(name: &str, contact: &str, template: &str, contacts: &str) -> PathBuf {
-    let dir = temp_dir(&format!("edges-{name}"));
-    std::fs::create_dir_all(dir.join("templates")).expect("templates");
-    std::fs::write(
-        dir.join("flow.toml"),
-        format!("[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\n{contact}birthday = {{ type = \"date\", yearly = true }}\n"),
+    project_with(
+        name,
+        &[
+            (
+                "flow.toml",
+                format!("[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\n{contact}birthday = {{ type = \"date\", yearly = true }}\n"),
+            ),
+            ("b.flow", "on birthday send hello\n".into()),
+            ("templates/hello.email.txt", template.into()),
+            ("contacts.csv", contacts.into()),
+        ],
     )
-    .expect("flow.toml");
-    std::fs::write(dir.join("b.flow"), "on birthday send hello\n").expect("flow");
-    std::fs::write(dir.join("templates/hello.email.txt"), template).expect("template");
-    std::fs::write(dir.join("contacts.csv"), contacts).expect("contacts");
-    dir
 }
 
-/// `flowc run` of the project in `dir` on 15 June 2027, 08:00 in Paris.
-fn run_on_the_birthday(dir: &Path) -> Output {
-    let out = flowc(
-        dir,
-        &[
-            "run",
-            "--program",
-            ".",
-            "--contacts",
-            "contacts.csv",
-            "--now",
-            "2027-06-15T06:00:00Z",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    out
-}
+/// 15 June 2027, 08:00 in Paris: the birthday of the one-flow projects.
+const ON_THE_BIRTHDAY: &str = "2027-06-15T06:00:00Z";
 
 #[test]
 fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_crash() {
@@ -662,7 +659,7 @@ fn accented_field_names_work_end_to_end_and_an_error_beside_an_accent_is_no_cras
     );
     let check = flowc(&dir, &["check"], &[]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
-    run_on_the_birthday(&dir);
+    run_project(&dir, ON_THE_BIRTHDAY);
     let mail = outbox(&dir)
         .iter()
         .map(|f| std::fs::read_to_string(dir.join("outbox").join(f)).expect("mail"))
@@ -693,7 +690,7 @@ fn the_recipient_is_the_field_of_type_email_whatever_its_name() {
         "+++\nsubject = \"Bonjour\"\n+++\nBonjour {{ unsubscribe_url }}\n",
         "id,courriel,birthday\nz1,zoe@example.com,1990-06-15\n",
     );
-    let out = run_on_the_birthday(&dir);
+    let out = run_project(&dir, ON_THE_BIRTHDAY);
     assert_eq!(
         mails_to(&dir, "zoe@example.com"),
         1,

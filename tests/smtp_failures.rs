@@ -39,6 +39,20 @@ fn smtp_run(dir: &Path, contacts: &Path, now: &str, server: &Server) -> std::pro
     )
 }
 
+/// The run an hour after the failure, against a healthy aiosmtpd: it
+/// exits 0 and delivers every send.
+fn healthy_run(dir: &Path, contacts: &Path) -> (Server, std::process::Output) {
+    let healthy = Server::aiosmtpd(&dir.join("maildir"), &[]);
+    let out = smtp_run(dir, contacts, "2027-05-31T08:00:00Z", &healthy);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("{SENDS} delivered")),
+        "{}",
+        text(&out.stdout)
+    );
+    (healthy, out)
+}
+
 fn pending_count(dir: &Path) -> usize {
     let out = support::flowc(dir, &["status", "--json"], &[]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status JSON");
@@ -69,14 +83,7 @@ fn soft_failure_then_recovery(name: &str, sink_options: &[&str], reason: &str) {
     assert_eq!(pending_count(&dir), SENDS);
     drop(failing);
 
-    let healthy = Server::aiosmtpd(&dir.join("maildir"), &[]);
-    let out = smtp_run(&dir, &contacts, "2027-05-31T08:00:00Z", &healthy);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(&format!("{SENDS} delivered")),
-        "{}",
-        text(&out.stdout)
-    );
+    let (healthy, out) = healthy_run(&dir, &contacts);
     assert!(text(&out.stdout).contains(&format!("{SENDS} retried")));
     let ids = healthy.message_ids();
     assert_eq!(ids.len(), SENDS);
@@ -153,14 +160,7 @@ fn in_doubt_then_acknowledged(name: &str, sink: &[&str], extra: &[&str], reason:
     drop(failing);
     // Sent again to a healthy server: each once there, still in doubt
     // (the first server may hold a copy) in the summary and the status.
-    let healthy = Server::aiosmtpd(&dir.join("maildir"), &[]);
-    let out = smtp_run(&dir, &contacts, "2027-05-31T08:00:00Z", &healthy);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(&format!("{SENDS} delivered")),
-        "{}",
-        text(&out.stdout)
-    );
+    let (healthy, out) = healthy_run(&dir, &contacts);
     assert!(
         text(&out.stdout).contains(&format!("{SENDS} in doubt")),
         "{}",

@@ -2,12 +2,14 @@
 //! redemptions, purchases, visits, unsubscriptions, any declared event) in
 //! the state, once each by id, for the runs to come.
 
+use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::input::read_events;
-use flowc_runtime::state::{SqliteState, StateStore};
+use flowc_runtime::state::{SqliteState, StateError, StateStore};
+use flowc_runtime::vm::Event;
 
 use super::{EXIT_OK, EXIT_USAGE};
 
@@ -24,6 +26,29 @@ pub struct IngestArgs {
     /// The state file (SQLite), created when missing.
     #[arg(long, value_name = "FILE", default_value = "flow.db")]
     state: PathBuf,
+}
+
+/// Records events in the state, once each by id, in contact order and in
+/// one group of writes (one sync, not one per event). Returns how many were
+/// new and how many already known.
+pub fn record_events(
+    state: &mut dyn StateStore,
+    by_contact: &HashMap<String, Vec<Event>>,
+) -> Result<(usize, usize), StateError> {
+    let (mut new, mut known) = (0usize, 0usize);
+    let mut contacts: Vec<_> = by_contact.iter().collect();
+    contacts.sort_by(|a, b| a.0.cmp(b.0));
+    state.begin_group()?;
+    for (contact, list) in contacts {
+        for event in list {
+            match state.ingest(contact, event)? {
+                true => new += 1,
+                false => known += 1,
+            }
+        }
+    }
+    state.commit_group()?;
+    Ok((new, known))
 }
 
 pub fn run(args: IngestArgs, zones: &ZoneDb) -> u8 {
@@ -60,21 +85,13 @@ pub fn run(args: IngestArgs, zones: &ZoneDb) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (mut new, mut known) = (0usize, 0usize);
-    let mut contacts: Vec<_> = events.by_contact.iter().collect();
-    contacts.sort_by(|a, b| a.0.cmp(b.0));
-    for (contact, list) in contacts {
-        for event in list {
-            match state.ingest(contact, event) {
-                Ok(true) => new += 1,
-                Ok(false) => known += 1,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_USAGE;
-                }
-            }
+    let (new, known) = match record_events(&mut state, &events.by_contact) {
+        Ok(counts) => counts,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
         }
-    }
+    };
     println!(
         "ingested {new} new events into {} ({known} already known, {} lines skipped)",
         args.state.display(),

@@ -39,9 +39,10 @@ pub fn report(args: ReportArgs) -> u8 {
         Ok(state) => state,
         Err(code) => return code,
     };
-    let (counts, feedback) = match (state.counts(), state.feedback_counts()) {
-        (Ok(counts), Ok(feedback)) => (counts, feedback),
-        (Err(e), _) | (_, Err(e)) => {
+    let read = (state.counts(), state.feedback_counts(), state.in_doubt());
+    let (counts, feedback, in_doubt) = match read {
+        (Ok(counts), Ok(feedback), Ok(in_doubt)) => (counts, feedback, in_doubt),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
@@ -53,13 +54,6 @@ pub fn report(args: ReportArgs) -> u8 {
             .map(|(flow, kind, count)| serde_json::json!({"flow": flow, "kind": kind, "count": count}))
             .collect();
         let flows: Vec<_> = engagement.iter().map(FlowEngagement::json).collect();
-        let in_doubt = match state.in_doubt() {
-            Ok(in_doubt) => in_doubt,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        };
         let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows, "in_doubt": in_doubt });
         println!(
             "{}",
@@ -84,16 +78,9 @@ pub fn report(args: ReportArgs) -> u8 {
     if counts.is_empty() {
         println!("(nothing recorded yet)");
     }
-    match state.in_doubt() {
-        Ok(in_doubt) if !in_doubt.is_empty() => {
-            println!();
-            print_in_doubt(&in_doubt);
-        }
-        Ok(_) => {}
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+    if !in_doubt.is_empty() {
+        println!();
+        print_in_doubt(&in_doubt);
     }
     if !engagement.is_empty() {
         println!();
@@ -255,16 +242,15 @@ pub fn status(args: ReportArgs) -> u8 {
         Ok(state) => state,
         Err(code) => return code,
     };
-    let (runs, pending, holds) = match (state.runs(10), state.pending(), state.holds()) {
-        (Ok(runs), Ok(pending), Ok(holds)) => (runs, pending, holds),
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let in_doubt = match state.in_doubt() {
-        Ok(in_doubt) => in_doubt,
-        Err(e) => {
+    let read = (
+        state.runs(10),
+        state.pending(),
+        state.holds(),
+        state.in_doubt(),
+    );
+    let (runs, pending, holds, in_doubt) = match read {
+        (Ok(runs), Ok(pending), Ok(holds), Ok(in_doubt)) => (runs, pending, holds, in_doubt),
+        (Err(e), ..) | (_, Err(e), ..) | (.., Err(e), _) | (.., Err(e)) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }

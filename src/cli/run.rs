@@ -288,11 +288,7 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
     let events = super::simulate::load_events(&program, args.events.as_deref()).map_err(usage)?;
     // Events given to a run are known from now on, like ingested ones:
     // an unsubscribe in them stops later sends too (guarantees 11, 19).
-    for (contact, list) in &events {
-        for event in list {
-            store.ingest(contact, event).map_err(|e| usage(e.0))?;
-        }
-    }
+    super::ingest::record_events(&mut store, &events).map_err(|e| usage(e.0))?;
     let file = File::open(&args.contacts)
         .map_err(|e| usage(format!("cannot read {}: {e}", args.contacts.display())))?;
     let bar = progress_bar(file.metadata().map(|m| m.len()).unwrap_or(0));

@@ -5,7 +5,7 @@ use lettre::message::{header::ContentType, Mailbox, Message};
 use minijinja::{AutoEscape, Environment};
 use serde_json::json;
 
-use crate::bytecode::{Channel, Program};
+use crate::bytecode::{Channel, FieldKind, Program};
 use crate::vm::{Action, Contact, Due, Outcome, Value};
 
 /// Settings of a run that rendering needs.
@@ -103,15 +103,11 @@ pub fn render_due(
                         json!({ "kind": "email", "id": id, "eml": eml, "envelope_from": envelope_from, "envelope_to": envelope_to })
                     }
                     Channel::Sms | Channel::Push => {
-                        // The contact's first field of type phone (else
-                        // one named `phone`); a push goes to the contact id.
-                        let phone_field = program
-                            .fields
-                            .iter()
-                            .find(|f| f.kind == crate::bytecode::FieldKind::Phone)
-                            .map_or("phone", |f| program.string(f.name));
+                        // A push goes to the contact id.
                         let to = match channel {
-                            Channel::Sms => contact.field(phone_field).to_text(),
+                            Channel::Sms => contact
+                                .field(address_field(program, FieldKind::Phone, "phone"))
+                                .to_text(),
                             _ => contact.id.clone(),
                         };
                         if to.is_empty() {
@@ -195,16 +191,9 @@ fn email(
     unsubscribe: &str,
     due: &Due,
 ) -> Result<(String, String, String), String> {
-    // The recipient is the contact's field of type email, whatever its
-    // name (`email` first when several are).
-    let address_field = program
-        .fields
-        .iter()
-        .filter(|f| f.kind == crate::bytecode::FieldKind::Email)
-        .map(|f| program.string(f.name))
-        .min_by_key(|name| *name != "email")
-        .unwrap_or("email");
-    let to_text = contact.field(address_field).to_text();
+    let to_text = contact
+        .field(address_field(program, FieldKind::Email, "email"))
+        .to_text();
     if to_text.is_empty() {
         return Err(format!("contact `{}` has no e-mail address", contact.id));
     }
@@ -250,6 +239,19 @@ fn email(
         envelope_from,
         envelope_to,
     ))
+}
+
+/// The contact field a channel's address is in: the field of `kind`
+/// (email, phone) whatever its name, the one named `usual` first when
+/// there are several (`flowc check` refuses a send with none: E0038).
+fn address_field<'p>(program: &'p Program, kind: FieldKind, usual: &'p str) -> &'p str {
+    program
+        .fields
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| program.string(f.name))
+        .min_by_key(|name| *name != usual)
+        .unwrap_or(usual)
 }
 
 /// A display name in quotes, with quotes and backslashes escaped.

@@ -47,6 +47,9 @@ pub struct ContactReader<R: Read> {
     /// How many first lines were looked for: a file full of duplicates
     /// does not cost a scan each.
     lookups: u32,
+    /// Reading cannot go on where it was (a seek back failed): the row
+    /// that says so is the last one, never rows read from a wrong place.
+    lost: bool,
 }
 
 /// The duplicates whose first line is looked for (each costs a scan of
@@ -61,7 +64,7 @@ impl<R: Read> ContactReader<R> {
             .map_err(|e| InputError::Header(e.to_string()))?
             .clone();
         let data_start = reader.position().clone();
-        let mut columns = Vec::new();
+        let mut columns: Vec<Option<(std::sync::Arc<str>, FieldKind)>> = Vec::new();
         let mut ignored = Vec::new();
         let mut id_column = None;
         for (i, name) in header.iter().enumerate() {
@@ -89,18 +92,14 @@ impl<R: Read> ContactReader<R> {
                     .into(),
             )
         })?;
+        let present: std::collections::HashSet<&str> =
+            columns.iter().flatten().map(|(name, _)| &**name).collect();
         let missing: Vec<&str> = program
             .fields
             .iter()
             .filter(|f| f.required)
             .map(|f| program.string(f.name))
-            .filter(|name| *name != "id")
-            .filter(|name| {
-                !columns
-                    .iter()
-                    .flatten()
-                    .any(|(column, _): &(std::sync::Arc<str>, FieldKind)| &**column == *name)
-            })
+            .filter(|name| *name != "id" && !present.contains(name))
             .collect();
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
@@ -118,6 +117,7 @@ impl<R: Read> ContactReader<R> {
             seen: Some(FxHashSet::default()),
             data_start,
             lookups: 0,
+            lost: false,
         })
     }
 
@@ -148,14 +148,17 @@ impl<R: Read + Seek> ContactReader<R> {
 
     /// The first line of `id`, read again from the start of the rows (up
     /// to `before`), then back where reading was. `None` past
-    /// [`FIRST_LINE_LOOKUPS`] or when the file cannot be read again.
+    /// [`FIRST_LINE_LOOKUPS`] or when the file cannot be read again; a
+    /// failed seek back ends the reading (`lost`).
     fn first_line_of(&mut self, id: &str, before: u64) -> Option<u64> {
         if self.lookups >= FIRST_LINE_LOOKUPS {
             return None;
         }
         self.lookups += 1;
         let back = self.rows.position().clone();
-        self.rows.seek(self.data_start.clone()).ok()?;
+        if self.rows.seek(self.data_start.clone()).is_err() {
+            return None;
+        }
         let mut record = csv::StringRecord::new();
         let mut found = None;
         while let Ok(true) = self.rows.read_record(&mut record) {
@@ -168,7 +171,7 @@ impl<R: Read + Seek> ContactReader<R> {
                 break;
             }
         }
-        self.rows.seek(back).ok()?;
+        self.lost = self.rows.seek(back).is_err();
         found
     }
 
@@ -207,6 +210,9 @@ impl<R: Read + Seek> Iterator for ContactReader<R> {
     type Item = Result<Contact, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.lost {
+            return None;
+        }
         let read = self.rows.read_record(&mut self.record);
         let (line, offset) = self
             .record
@@ -250,10 +256,10 @@ impl<R: Read + Seek> Iterator for ContactReader<R> {
                     self.id_column,
                 );
                 if let Err(e) = self.resume_after_line(offset, line) {
+                    self.lost = true;
                     return Some(Err(RowError {
                         reason: format!(
-                            "{}, but the file cannot be read again there: {e}",
-                            error.reason
+                            "a quote opened in this row is never closed, and the file cannot be read again after it ({e}): no later row is read"
                         ),
                         ..error
                     }));
@@ -292,13 +298,17 @@ impl<R: Read + Seek> Iterator for ContactReader<R> {
                     Some(first) => format!("line {first}"),
                     None => "an earlier line".to_string(),
                 };
+                let after = match self.lost {
+                    true => "; the file cannot be read again after it: no later row is read",
+                    false => "",
+                };
                 return Some(Err(RowError {
                     duplicate: true,
                     ..RowError::new(
                         line,
                         offset,
                         format!(
-                            "contact `{id}` is already on {first}: this row is not used (the first row with an id is the contact)"
+                            "contact `{id}` is already on {first}: this row is not used (the first row with an id is the contact){after}"
                         ),
                     )
                 }));

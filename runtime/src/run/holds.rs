@@ -8,6 +8,8 @@
 use jiff::Timestamp;
 
 use super::{RunError, RunSummary};
+use crate::bytecode::Program;
+use crate::input::RowError;
 use crate::state::{Held, StateStore};
 use crate::vm::{Contact, ContactProblem};
 
@@ -120,4 +122,39 @@ impl<'a> Holds<'a> {
         }
         Ok(())
     }
+}
+
+/// Guarantee 15: a row that cannot be read holds every flow of its
+/// contact (when its id can be read), like an unknown zone; the run that
+/// reads the row again evaluates them over the held time. A duplicate's
+/// contact is the first row's, and goes on: nothing is held for it.
+pub(super) fn hold_unreadable_row(
+    program: &Program,
+    store: &mut dyn StateStore,
+    error: &RowError,
+    contacts_name: &str,
+    since: Timestamp,
+    now: Timestamp,
+    summary: &mut RunSummary,
+) -> Result<(), RunError> {
+    let (Some(id), false) = (&error.contact, error.duplicate) else {
+        return Ok(());
+    };
+    let reason = format!(
+        "its row {contacts_name}:{} cannot be read ({})",
+        error.line, error.reason
+    );
+    for flow in &program.flows {
+        let held = Held {
+            flow: program.string(flow.name).to_string(),
+            since,
+            reason: reason.clone(),
+        };
+        store.hold(id, &held, now)?;
+    }
+    summary.held_contacts.push(format!(
+        "{contacts_name}:{}: contact `{id}`: every flow held until its row can be read",
+        error.line
+    ));
+    Ok(())
 }

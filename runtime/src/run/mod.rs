@@ -337,22 +337,16 @@ pub fn run<R: Read + Seek>(
                 // its flows held, like an unknown zone; the run that reads
                 // the row again evaluates them over the held time. (A
                 // duplicate's contact is the first row's, and goes on.)
-                if let (Some(id), false, Some(_)) = (&error.contact, error.duplicate, &window) {
-                    for flow in &program.flows {
-                        let held = crate::state::Held {
-                            flow: program.string(flow.name).to_string(),
-                            since: from,
-                            reason: format!(
-                                "its row {contacts_name}:{} cannot be read ({})",
-                                error.line, error.reason
-                            ),
-                        };
-                        store.hold(id, &held, now)?;
-                    }
-                    summary.held_contacts.push(format!(
-                        "{contacts_name}:{}: contact `{id}`: every flow held until its row can be read",
-                        error.line
-                    ));
+                if window.is_some() {
+                    holds::hold_unreadable_row(
+                        program,
+                        store,
+                        &error,
+                        contacts_name,
+                        from,
+                        now,
+                        &mut summary,
+                    )?;
                 }
                 continue;
             }
@@ -441,7 +435,7 @@ pub fn run<R: Read + Seek>(
             // An `exit` decided is recorded with its rule, in the same
             // group: later runs skip the flow, and hand-off stops its
             // sends still waiting.
-            if exits_flow(due) {
+            if due.outcome.exits_flow() {
                 store.record_exit(&crate::state::Exit {
                     contact: contact.id.clone(),
                     flow: due.flow.clone(),
@@ -487,12 +481,6 @@ pub fn run<R: Read + Seek>(
         summary.row_index = format!("{}; row index not written: {e}", summary.row_index);
     }
     Ok(summary)
-}
-
-/// Whether a due rule takes the contact out of its flow.
-fn exits_flow(due: &Due) -> bool {
-    matches!(&due.outcome, Outcome::Planned(actions)
-        if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Exit)))
 }
 
 /// The row a due rule is recorded as: pending with its rendered payload,

@@ -1,23 +1,23 @@
 //! The run lease: one run at a time per state, however the state is
-//! reached (another path, a symlink, a hard link, another working
-//! directory, another machine). The exclusion is a row in the state itself,
-//! taken in a write transaction, not a file beside it that a path can miss
-//! or an operator can delete.
+//! reached (another path, a symlink, another working directory, another
+//! machine; a hard-linked state is refused when it is opened). The
+//! exclusion is a row in the state itself, taken in a write transaction,
+//! not a file beside it that a path can miss or an operator can delete.
 //!
 //! A lease names its holder (host, process id, the process's start time,
-//! and a random part) and expires [`LEASE_FOR`] after its last renewal.
-//! Every durable write of a run renews it in the same transaction and
-//! checks that it is still the holder, so a run presumed dead stops before
-//! it delivers anything more. A holder on this host whose process is gone
+//! and a random part) and expires [`LEASE_FOR`] after its last renewal. A
+//! run's commits renew it, in their own transaction, at most every 15
+//! seconds (`sqlite::RENEW_EVERY`), and check that it is still the holder,
+//! so a run presumed dead stops before it delivers anything more. A holder on this host whose process is gone
 //! (killed) is known dead at once; one on another host is presumed dead
 //! only when its lease expires. The same row carries over to a state shared
 //! by several machines (PostgreSQL), where the lease becomes one per claim.
 
 use jiff::{SignedDuration, Timestamp};
 
-/// How long a lease holds without renewal. A run renews it with every
-/// durable write (several a second while it works), so only a run that
-/// stopped, or hangs longer than this on one server answer, loses it.
+/// How long a lease holds without renewal. A working run renews it every
+/// 15 seconds of commits, so only a run that stopped, or hangs longer than
+/// this on one server answer, loses it.
 pub const LEASE_FOR: SignedDuration = SignedDuration::from_mins(5);
 
 /// Who holds (or asks for) a lease.

@@ -179,8 +179,8 @@ pub type StateResult<T> = Result<T, StateError>;
 /// The state layer. Every write is durable when the call returns.
 pub trait StateStore {
     /// Takes the run lease for `holder` at the wall clock `at` (see
-    /// `lease.rs`): one run at a time per state. Once taken, every durable
-    /// write renews it and fails if another run has taken it over.
+    /// `lease.rs`): one run at a time per state. Once taken, commits renew
+    /// it and fail if another run has taken it over.
     fn take_lease(&mut self, holder: &Holder, at: Timestamp) -> StateResult<Taken>;
     /// Gives the lease back: the run is over.
     fn release_lease(&mut self) -> StateResult<()>;

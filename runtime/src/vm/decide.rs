@@ -40,16 +40,16 @@ pub(super) fn decide(
         })
     };
     // Leaving is always allowed: a rule that exits is not an entry.
-    let exits_flow = rule
-        .actions
-        .iter()
-        .any(|a| matches!(a, ActionCode::Exit { .. }));
-    let reentry_blocked = !exits_flow
-        && match scope.flow.reentry {
-            Reentry::Once => false,
-            Reentry::Never => earlier_occurrence(None),
-            Reentry::After(period) => earlier_occurrence(Some(period)),
-        };
+    let exits_flow = || {
+        rule.actions
+            .iter()
+            .any(|a| matches!(a, ActionCode::Exit { .. }))
+    };
+    let reentry_blocked = match scope.flow.reentry {
+        Reentry::Once => false,
+        Reentry::Never => !exits_flow() && earlier_occurrence(None),
+        Reentry::After(period) => !exits_flow() && earlier_occurrence(Some(period)),
+    };
     if reentry_blocked {
         return Ok(Outcome::Skipped(Skip::Reentry));
     }

@@ -67,6 +67,14 @@ pub enum Outcome {
     Skipped(Skip),
 }
 
+impl Outcome {
+    /// Whether it takes the contact out of its flow: an `exit` not skipped.
+    pub fn exits_flow(&self) -> bool {
+        matches!(self, Outcome::Planned(actions)
+            if actions.iter().any(|p| p.skipped.is_none() && matches!(p.action, Action::Exit)))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Planned {
     pub action: Action,

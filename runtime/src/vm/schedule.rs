@@ -232,13 +232,8 @@ fn evaluate_with(
             anniversary: candidate.anniversary,
         };
         let outcome = decide(&scope, rule, &exits, &mut budget)?;
-        if let Outcome::Planned(actions) = &outcome {
-            if actions
-                .iter()
-                .any(|p| p.skipped.is_none() && matches!(p.action, Action::Exit))
-            {
-                exits.push((flow_name.to_string(), candidate.instant));
-            }
+        if outcome.exits_flow() {
+            exits.push((flow_name.to_string(), candidate.instant));
         }
         let deadline = match flow.lateness {
             // The local day the send lands on: a time moved out of a gap

@@ -12,10 +12,10 @@ const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// as the header says; otherwise why not, in plain words.
 pub fn whole_sqlite_file(path: &Path) -> Result<(), String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read it ({e})"))?;
-    let length = file
+    let metadata = file
         .metadata()
-        .map_err(|e| format!("cannot read it ({e})"))?
-        .len();
+        .map_err(|e| format!("cannot read it ({e})"))?;
+    let length = metadata.len();
     if length == 0 {
         return Err("it is empty (0 bytes)".into());
     }
@@ -25,7 +25,7 @@ pub fn whole_sqlite_file(path: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let links = file.metadata().map(|m| m.nlink()).unwrap_or(1);
+        let links = metadata.nlink();
         if links > 1 {
             return Err(format!(
                 "it has {links} hard links, and SQLite keeps its journal by name: two names of one state would each miss what the other recorded. Keep one name (a symlink is safe)"
@@ -46,6 +46,13 @@ pub fn whole_sqlite_file(path: &Path) -> Result<(), String> {
         1 => 65_536,
         size => u64::from(size),
     };
+    // A power of two from 512 to 65536 (file format, section 1.3.2); a
+    // damaged header could say 0, which no length is a multiple of.
+    if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(format!(
+            "its header is damaged (a page size of {page_size} bytes)"
+        ));
+    }
     let pages = u64::from(u32::from_be_bytes([
         header[28], header[29], header[30], header[31],
     ]));
@@ -102,5 +109,13 @@ mod tests {
         assert!(whole_sqlite_file(&path).unwrap_err().contains("truncated"));
         std::fs::write(&path, &bytes[..50]).unwrap();
         assert!(whole_sqlite_file(&path).unwrap_err().contains("truncated"));
+        // A page size of 0 in a damaged header: said, not a division by 0.
+        let mut damaged = bytes.clone();
+        damaged[16] = 0;
+        damaged[17] = 0;
+        std::fs::write(&path, &damaged).unwrap();
+        assert!(whole_sqlite_file(&path)
+            .unwrap_err()
+            .contains("header is damaged"));
     }
 }

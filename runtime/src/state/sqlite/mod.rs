@@ -134,15 +134,16 @@ impl SqliteState {
 
     /// Runs `query` (its `IN (?)` widened to one mark per contact of
     /// `chunk`) and hands each row, whose first column is the contact, to
-    /// `add` with that contact's state. One statement per chunk size is
-    /// cached (a run's chunks all have one size but the last).
-    fn per_contact(
+    /// `add` with what is gathered for that contact (its state, or a
+    /// list). One statement per chunk size is cached (a run's chunks all
+    /// have one size but the last).
+    fn per_contact<T: Default>(
         &self,
         query: &str,
         chunk: &[&str],
         context: &str,
-        add: impl Fn(&rusqlite::Row, &mut ContactState) -> rusqlite::Result<()>,
-        found: &mut HashMap<String, ContactState>,
+        add: impl Fn(&rusqlite::Row, &mut T) -> rusqlite::Result<()>,
+        found: &mut HashMap<String, T>,
     ) -> StateResult<()> {
         let marks = vec!["?"; chunk.len()].join(",");
         let mut statement = self
@@ -618,15 +619,15 @@ impl StateStore for SqliteState {
     }
 
     fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
-        let mut found = HashMap::new();
+        let mut found: HashMap<String, Vec<Event>> = HashMap::new();
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
             self.per_contact(
                 "SELECT contact, id, kind, at, attributes FROM events
                  WHERE contact IN (?) AND kind = 'unsubscribed'",
                 chunk,
                 "cannot read the contacts' unsubscriptions",
-                |row, state| {
-                    state.events.push(event_at(row, 1)?);
+                |row, events: &mut Vec<Event>| {
+                    events.push(event_at(row, 1)?);
                     Ok(())
                 },
                 &mut found,
@@ -634,9 +635,8 @@ impl StateStore for SqliteState {
         }
         Ok(found
             .iter()
-            .flat_map(|(contact, state)| {
-                state
-                    .events
+            .flat_map(|(contact, events)| {
+                events
                     .iter()
                     .filter_map(|event| Withdrawal::of(contact, event))
             })
@@ -773,31 +773,26 @@ impl StateStore for SqliteState {
     }
 
     fn exits_of(&self, contacts: &[&str]) -> StateResult<Vec<Exit>> {
-        let mut found = Vec::new();
+        let mut found: HashMap<String, Vec<Exit>> = HashMap::new();
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
-            let marks = vec!["?"; chunk.len()].join(",");
-            let mut statement = self
-                .connection
-                .prepare_cached(&format!(
-                    "SELECT contact, flow, rule, occurrence, at FROM exits WHERE contact IN ({marks})"
-                ))
-                .map_err(error("cannot read the exits"))?;
-            let rows = statement
-                .query_map(rusqlite::params_from_iter(chunk), |row| {
-                    Ok(Exit {
+            self.per_contact(
+                "SELECT contact, flow, rule, occurrence, at FROM exits WHERE contact IN (?)",
+                chunk,
+                "cannot read the exits",
+                |row, exits: &mut Vec<Exit>| {
+                    exits.push(Exit {
                         contact: row.get(0)?,
                         flow: row.get(1)?,
                         rule: row.get(2)?,
                         occurrence: row.get(3)?,
                         at: instant(row.get(4)?)?,
-                    })
-                })
-                .map_err(error("cannot read the exits"))?;
-            for exit in rows {
-                found.push(exit.map_err(error("cannot read the exits"))?);
-            }
+                    });
+                    Ok(())
+                },
+                &mut found,
+            )?;
         }
-        Ok(found)
+        Ok(found.into_values().flatten().collect())
     }
 
     fn in_doubt(&self) -> StateResult<Vec<InDoubt>> {
@@ -845,33 +840,49 @@ impl StateStore for SqliteState {
                 })
                 .collect()
         });
-        let mut acknowledged = 0;
-        for doubt in self.in_doubt()? {
-            let key = SendKey {
-                flow: doubt.flow,
-                rule: doubt.rule,
-                contact: doubt.contact,
-                occurrence: doubt.occurrence,
-            };
-            if wanted.as_ref().is_some_and(|w| !w.contains(&key.id())) {
-                continue;
-            }
-            acknowledged +=
-                self.connection
-                    .execute(
-                        "UPDATE sends SET acknowledged_at = ?1
+        let context = "cannot acknowledge the sends in doubt";
+        let Some(wanted) = wanted else {
+            return self
+                .connection
+                .execute(
+                    "UPDATE sends SET acknowledged_at = ?1
+                     WHERE in_doubt IS NOT NULL AND acknowledged_at IS NULL",
+                    [at.to_string()],
+                )
+                .map(|n| n as u64)
+                .map_err(error(context));
+        };
+        // The Message-ID is a hash of the key: the keys in doubt are
+        // matched here, then acknowledged together in one transaction.
+        let chosen: Vec<InDoubt> = self
+            .in_doubt()?
+            .into_iter()
+            .filter(|d| {
+                wanted.contains(
+                    d.message_id
+                        .trim_start_matches('<')
+                        .trim_end_matches("@flowc>"),
+                )
+            })
+            .collect();
+        let transaction = self.connection.transaction().map_err(error(context))?;
+        for doubt in &chosen {
+            transaction
+                .execute(
+                    "UPDATE sends SET acknowledged_at = ?1
                      WHERE flow = ?2 AND rule = ?3 AND contact = ?4 AND occurrence = ?5",
-                        params![
-                            at.to_string(),
-                            key.flow,
-                            key.rule,
-                            key.contact,
-                            key.occurrence
-                        ],
-                    )
-                    .map_err(error("cannot acknowledge a send in doubt"))? as u64;
+                    params![
+                        at.to_string(),
+                        doubt.flow,
+                        doubt.rule,
+                        doubt.contact,
+                        doubt.occurrence
+                    ],
+                )
+                .map_err(error(context))?;
         }
-        Ok(acknowledged)
+        transaction.commit().map_err(error(context))?;
+        Ok(chosen.len() as u64)
     }
 
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
