@@ -8,29 +8,10 @@
 # sends the state reports in doubt, and the messages lost (never arrived).
 # Guarantee 6: lost is 0 and duplicates <= in doubt, always.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=$PWD/target/release/flowc
 mails=${MAILS:-600}
 kills=${KILLS:-50}
-contacts=$((mails / 2)) # two offers per generated contact
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-{
-  echo "id,email,first_name,time_zone,birthday,email_optin"
-  for ((i = 0; i < contacts; i++)); do
-    printf 'p%05d,p%05d@example.com,P%d,Europe/Paris,1990-06-15,true\n' "$i" "$i" "$i"
-  done
-} >"$dir/contacts.csv"
-"$bin" build examples/birthday -o "$dir/b.flowb" >/dev/null 2>&1
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/offers.sh
+source "$(dirname "$0")/offers.sh"
 
 # run WORKDIR PORT CONNECTIONS: one `flowc run` in WORKDIR.
 run() {
