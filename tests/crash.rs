@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 
 use support::{text, Server, OFFERS_DUE};
 
-const CONTACTS: usize = 100;
-const MAILS: usize = 2 * CONTACTS;
+const CONTACTS: usize = 200;
+/// One offer per contact.
+const MAILS: usize = CONTACTS;
 
 enum Kill {
     /// The server kills the client at the k-th DATA of this run.

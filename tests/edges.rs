@@ -141,8 +141,7 @@ fn events_without_ids_are_known_by_their_content_not_their_line() {
         "{}",
         text(&out.stdout)
     );
-    // Two flows offer (birthday.flow and fixed-line.flow).
-    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
+    assert_eq!(mails_to(&dir, "bram@example.com"), 1);
 }
 
 #[test]
@@ -168,10 +167,10 @@ fn an_unsubscribe_known_before_hand_off_stops_a_send_due_before_it() {
     let out = run_at(&dir, "2027-05-31T07:00:00Z", &["--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(mails_to(&dir, "ana@example.com"), 0);
-    // An unsubscribe from SMS does not stop an e-mail (two flows offer).
-    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
+    // An unsubscribe from SMS does not stop an e-mail.
+    assert_eq!(mails_to(&dir, "bram@example.com"), 1);
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(summary["skipped"], 2, "{summary}");
+    assert_eq!(summary["skipped"], 1, "{summary}");
     let report = text(&flowc(&dir, &["report"], &[]).stdout);
     assert!(
         report.contains("unsubscribed at 2027-05-31T06:30:00Z"),
@@ -183,7 +182,7 @@ fn an_unsubscribe_known_before_hand_off_stops_a_send_due_before_it() {
 fn a_state_file_that_is_not_a_whole_state_is_refused_and_nothing_is_sent() {
     let contacts = format!("{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n");
     let dir = project("damaged-state", &contacts);
-    // A good state, from a run that delivered Ana's offers.
+    // A good state, from a run that delivered Ana's offer.
     let first = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert!(
@@ -191,7 +190,7 @@ fn a_state_file_that_is_not_a_whole_state_is_refused_and_nothing_is_sent() {
         "{}",
         text(&first.stdout)
     );
-    assert_eq!(outbox(&dir).len(), 2);
+    assert_eq!(outbox(&dir).len(), 1);
     let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
     assert!(!text(&again.stdout).contains("created"));
     let good = std::fs::read(dir.join("flow.db")).expect("state");
@@ -293,8 +292,8 @@ fn two_runs_started_together_through_two_paths_deliver_each_message_once() {
     assert!(last.status.success(), "{}", text(&last.stderr));
     let ids = server.message_ids();
     let unique: BTreeSet<&String> = ids.iter().collect();
-    assert_eq!(unique.len(), 600, "every offer arrived");
-    assert_eq!(ids.len(), 600, "none twice ({codes:?})");
+    assert_eq!(unique.len(), 300, "every offer arrived");
+    assert_eq!(ids.len(), 300, "none twice ({codes:?})");
 }
 
 #[test]
@@ -332,12 +331,12 @@ fn bad_contact_rows_are_reported_by_line_and_good_rows_go_once() {
     }
     // Data never forges a line of the log.
     assert!(!stderr.lines().any(|l| l.starts_with("Bcc:")), "{stderr}");
-    // The good rows, after the broken quote too, each get their two
-    // offers once; nothing of the bad rows is sent.
+    // The good rows, after the broken quote too, each get their offer
+    // once; nothing of the bad rows is sent.
     for address in ["ana@example.com", "dora@example.com", "emil@example.com"] {
-        assert_eq!(mails_to(&dir, address), 2, "{address}\n{stderr}");
+        assert_eq!(mails_to(&dir, address), 1, "{address}\n{stderr}");
     }
-    assert_eq!(outbox(&dir).len(), 6, "{stderr}");
+    assert_eq!(outbox(&dir).len(), 3, "{stderr}");
     // The second run reads every row again (a file with a duplicate id
     // keeps no row index) and sends nothing twice.
     let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
@@ -346,7 +345,7 @@ fn bad_contact_rows_are_reported_by_line_and_good_rows_go_once() {
         "{}",
         text(&again.stderr)
     );
-    assert_eq!(outbox(&dir).len(), 6);
+    assert_eq!(outbox(&dir).len(), 3);
 }
 
 #[test]
@@ -384,7 +383,7 @@ fn a_bad_row_holds_its_contact_and_the_fixed_row_gets_what_fell_due() {
     assert_eq!(mails_to(&dir, "bram@example.com"), 0);
     let status = text(&flowc(&dir, &["status"], &[]).stdout);
     assert!(status.contains("b1"), "{status}");
-    // Fixed an hour later, the same local day: both offers go, once.
+    // Fixed an hour later, the same local day: the offer goes, once.
     std::fs::write(
         dir.join("contacts.csv"),
         format!("{HEADER}{good}b1,bram@example.com,Bram,Europe/Paris,1990-06-15,true\n"),
@@ -393,11 +392,11 @@ fn a_bad_row_holds_its_contact_and_the_fixed_row_gets_what_fell_due() {
     let fixed = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
     assert!(fixed.status.success(), "{}", text(&fixed.stderr));
     assert!(text(&fixed.stderr).contains("released: contacts.csv:3: contact `b1`"));
-    assert_eq!(mails_to(&dir, "bram@example.com"), 2);
-    assert_eq!(mails_to(&dir, "ana@example.com"), 2);
+    assert_eq!(mails_to(&dir, "bram@example.com"), 1);
+    assert_eq!(mails_to(&dir, "ana@example.com"), 1);
     let later = run_at(&dir, "2027-05-31T08:00:00Z", &[]);
     assert!(later.status.success());
-    assert_eq!(outbox(&dir).len(), 4);
+    assert_eq!(outbox(&dir).len(), 2);
 }
 
 #[test]
@@ -443,7 +442,7 @@ fn a_first_run_promises_nothing_before_now_and_a_lookback_says_misses_per_rule()
     assert!(!text(&quiet.stderr).contains("MISSED"));
     std::fs::remove_file(dir.join("flow.db")).expect("remove the state");
     let _ = std::fs::remove_file(dir.join("flow.db.rows"));
-    // With a lookback that reaches the offers' day: 40 misses, said per rule.
+    // With a lookback that reaches the offers' day: 20 misses, said per rule.
     let late = support::run(
         &dir,
         &contacts,
@@ -455,7 +454,7 @@ fn a_first_run_promises_nothing_before_now_and_a_lookback_says_misses_per_rule()
     let stderr = text(&late.stderr);
     assert_eq!(
         stderr.lines().filter(|l| l.starts_with("MISSED")).count(),
-        8,
+        4,
         "{stderr}"
     );
     assert!(
@@ -463,7 +462,7 @@ fn a_first_run_promises_nothing_before_now_and_a_lookback_says_misses_per_rule()
         "{stderr}"
     );
     let summary = text(&late.stdout);
-    assert!(summary.contains("40 missed"), "{summary}");
+    assert!(summary.contains("20 missed"), "{summary}");
 }
 
 #[test]
@@ -473,14 +472,14 @@ fn an_hourly_scheduler_sends_the_08_00_mail_at_08_00() {
         &format!("{HEADER}a1,ana@example.com,Ana,Europe/Paris,1990-06-15,true\n"),
     );
     // 08:00 in Paris is 06:00Z: the 05:00Z run sends nothing, the 06:00Z
-    // run sends both offers.
+    // run sends the offer.
     assert!(run_at(&dir, "2027-05-31T05:00:00Z", &[]).status.success());
     assert!(outbox(&dir).is_empty());
     let out = run_at(&dir, "2027-05-31T06:00:00Z", &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(outbox(&dir).len(), 2, "{}", text(&out.stdout));
+    assert_eq!(outbox(&dir).len(), 1, "{}", text(&out.stdout));
     assert!(run_at(&dir, "2027-05-31T07:00:00Z", &[]).status.success());
-    assert_eq!(outbox(&dir).len(), 2);
+    assert_eq!(outbox(&dir).len(), 1);
 }
 
 /// A project where a purchase ends the welcome series: `exit`.

@@ -26,7 +26,7 @@ fn project_with(name: &str, flowtest: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flowc-flowtest-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let example = Path::new(ROOT).join("examples/birthday");
-    for file in ["flow.toml", "birthday.flow", "fixed-line.flow"] {
+    for file in ["flow.toml", "birthday.flow"] {
         std::fs::copy(example.join(file), dir.join(file)).expect("copy");
     }
     std::fs::write(dir.join("t.flowtest"), flowtest).expect("write");
@@ -58,9 +58,7 @@ to = "2027-01-31"
 contact = { id = "ana", birthday = "1990-01-05", time_zone = "Europe/Paris", email_optin = "true" }
 expect = [
   "2026-12-22 08:00 birthday/offer",
-  "2026-12-21 08:00 fixed-line/offer",
   "2027-01-05 08:00 birthday/reminder skipped",
-  "2027-01-05 08:00 fixed-line/reminder",
 ]
 "#,
     );

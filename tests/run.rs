@@ -89,7 +89,7 @@ fn a_second_run_at_the_same_instant_sends_nothing_again() {
         text(&first.stderr)
     );
     let files = outbox(&dir);
-    assert_eq!(files.len(), 2, "birthday and fixed-line offers: {files:?}");
+    assert_eq!(files.len(), 1, "Ana's offer: {files:?}");
     let mail =
         std::fs::read_to_string(dir.join("outbox").join(files.iter().next().unwrap())).unwrap();
     assert!(mail.contains("To: Ana <ana@example.com>"), "{mail}");
@@ -282,7 +282,7 @@ fn an_outage_loses_nothing_and_the_next_run_delivers() {
     let summary = library_run(&dir, "2027-05-31T07:00:00Z", &mut down);
     assert_eq!(
         (summary.delivered, summary.pending.len()),
-        (0, 2),
+        (0, 1),
         "{summary:?}"
     );
     assert!(summary.pending[0].contains("connection refused"));
@@ -293,8 +293,8 @@ fn an_outage_loses_nothing_and_the_next_run_delivers() {
         attempts: 0,
     };
     let summary = library_run(&dir, "2027-05-31T08:00:00Z", &mut up);
-    assert_eq!((summary.retried, summary.delivered), (2, 2), "{summary:?}");
-    assert_eq!(outbox(&dir).len(), 2);
+    assert_eq!((summary.retried, summary.delivered), (1, 1), "{summary:?}");
+    assert_eq!(outbox(&dir).len(), 1);
 }
 
 #[test]
@@ -311,19 +311,19 @@ fn a_failed_send_waits_out_a_doubling_backoff_then_goes_once() {
         let summary = library_run(&dir, now, &mut outbox);
         (summary, outbox.attempts)
     };
-    // 07:00 both offers fail (attempt 1): the next not before 07:01.
+    // 07:00 the offer fails (attempt 1): the next not before 07:01.
     let (s, attempts) = down("2027-05-31T07:00:00Z");
-    assert_eq!(attempts, 2, "{s:?}");
+    assert_eq!(attempts, 1, "{s:?}");
     // 07:00:30: within the wait nothing is attempted, and the summary says when.
     let (s, attempts) = down("2027-05-31T07:00:30Z");
-    assert_eq!((attempts, s.retried, s.pending.len()), (0, 0, 2), "{s:?}");
+    assert_eq!((attempts, s.retried, s.pending.len()), (0, 0, 1), "{s:?}");
     assert!(
         s.pending[0].contains("connection refused; attempt 2 not before 2027-05-31T07:01:00Z"),
         "{s:?}"
     );
     // 07:01 attempt 2 fails: the wait doubles, the next not before 07:03.
     let (s, attempts) = down("2027-05-31T07:01:00Z");
-    assert_eq!((attempts, s.retried), (2, 2), "{s:?}");
+    assert_eq!((attempts, s.retried), (1, 1), "{s:?}");
     let (s, attempts) = down("2027-05-31T07:02:59Z");
     assert_eq!(attempts, 0, "{s:?}");
     assert!(
@@ -345,8 +345,8 @@ fn a_failed_send_waits_out_a_doubling_backoff_then_goes_once() {
         attempts: 0,
     };
     let s = library_run(&dir, "2027-05-31T07:03:00Z", &mut up);
-    assert_eq!((up.attempts, s.retried, s.delivered), (2, 2, 2), "{s:?}");
-    assert_eq!(outbox(&dir).len(), 2);
+    assert_eq!((up.attempts, s.retried, s.delivered), (1, 1, 1), "{s:?}");
+    assert_eq!(outbox(&dir).len(), 1);
     let status = flowc(&dir, &["status"]);
     assert!(
         text(&status.stdout).contains("pending: 0"),
@@ -358,6 +358,10 @@ fn a_failed_send_waits_out_a_doubling_backoff_then_goes_once() {
 #[test]
 fn a_crash_between_delivery_and_its_record_delivers_once() {
     let dir = setup("crash");
+    // Two offers due in the window: the crash comes after the first.
+    let mut contacts = std::fs::read_to_string(dir.join("contacts.csv")).unwrap();
+    contacts.push_str("c101,zoe@example.com,Zoe,Europe/Paris,1991-06-15,true\n");
+    std::fs::write(dir.join("contacts.csv"), contacts).unwrap();
     let crashed = std::panic::catch_unwind(|| {
         let mut dying = Flaky {
             inner: FileOutbox::new(&dir.join("outbox")).unwrap(),
@@ -505,7 +509,7 @@ fn report_and_status_tell_what_the_runs_did() {
     let status = text(&status.stdout);
     assert!(
         status.contains(
-            "run 1 2027-05-30T06:00:00Z to 2027-05-31T06:00:00Z: done: 2 due, 2 delivered"
+            "run 1 2027-05-30T06:00:00Z to 2027-05-31T06:00:00Z: done: 1 due, 1 delivered"
         ),
         "{status}"
     );
@@ -545,11 +549,10 @@ fn the_thank_you_names_the_item_bought() {
         flat.contains("Thank you for choosing the silk scarf"),
         "{flat}"
     );
-    // The birthday flow's offer was used: its reminder is not sent. (The
-    // fixed-line flow issued an offer of its own, unused: its reminder is.)
+    // The offer was used: its reminder is not sent.
     assert_eq!(
         mails.iter().filter(|m| m.contains("still waiting")).count(),
-        1
+        0
     );
 }
 
@@ -638,11 +641,11 @@ fn a_contact_listed_twice_and_many_contacts_get_each_send_once() {
     std::fs::write(dir.join("contacts.csv"), csv).unwrap();
     let first = run_at(&dir, "2027-05-31T07:00:00Z", &["--lookback-hours", "2"]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
-    // Two offers (birthday and fixed-line) for each of 1,201 contacts.
-    assert_eq!(outbox(&dir).len(), 2 * 1201);
+    // One offer for each of 1,201 contacts.
+    assert_eq!(outbox(&dir).len(), 1201);
     let again = run_at(&dir, "2027-05-31T07:00:00Z", &[]);
     assert!(again.status.success());
-    assert_eq!(outbox(&dir).len(), 2 * 1201);
+    assert_eq!(outbox(&dir).len(), 1201);
 }
 
 /// A project whose flow fires when a contact's tier becomes "gold".
@@ -794,13 +797,13 @@ fn an_unknown_zone_holds_the_contacts_sends_until_it_is_fixed() {
         "{stderr}"
     );
     assert!(
-        text(&first.stdout).contains(" 2 held,"),
+        text(&first.stdout).contains(" 1 held,"),
         "{}",
         text(&first.stdout)
     );
     assert!(outbox(&dir).is_empty(), "{:?}", outbox(&dir));
     let status = text(&flowc(&dir, &["status"]).stdout);
-    assert!(status.contains("held: 2"), "{status}");
+    assert!(status.contains("held: 1"), "{status}");
     assert!(
         status.contains("birthday for c001, since 2027-05-31T05:00:00Z: `Europe/Pariss`"),
         "{status}"
@@ -813,8 +816,8 @@ fn an_unknown_zone_holds_the_contacts_sends_until_it_is_fixed() {
         text(&second.stderr)
     );
     assert!(outbox(&dir).is_empty());
-    // Fixed the same local day: the held time is evaluated, both offers
-    // go out once, and the holds end.
+    // Fixed the same local day: the held time is evaluated, the offer
+    // goes out once, and the hold ends.
     fix_zone(&dir);
     let fixed = run_at(&dir, "2027-05-31T09:00:00Z", &[]);
     let stderr = text(&fixed.stderr);
@@ -823,12 +826,12 @@ fn an_unknown_zone_holds_the_contacts_sends_until_it_is_fixed() {
         stderr.contains("released: contacts.csv:2: contact `c001`: flow `birthday` evaluated from 2027-05-31T05:00:00Z"),
         "{stderr}"
     );
-    assert_eq!(outbox(&dir).len(), 2, "{stderr}");
+    assert_eq!(outbox(&dir).len(), 1, "{stderr}");
     let status = text(&flowc(&dir, &["status"]).stdout);
     assert!(status.contains("held: 0"), "{status}");
     let again = run_at(&dir, "2027-05-31T10:00:00Z", &[]);
     assert!(!text(&again.stderr).contains("released"));
-    assert_eq!(outbox(&dir).len(), 2);
+    assert_eq!(outbox(&dir).len(), 1);
 }
 
 #[test]
@@ -842,7 +845,7 @@ fn a_zone_fixed_after_the_deadline_records_the_held_sends_missed() {
     let stderr = text(&late.stderr);
     assert_eq!(late.status.code(), Some(3), "{stderr}");
     let missed: Vec<&str> = stderr.lines().filter(|l| l.starts_with("MISSED")).collect();
-    assert_eq!(missed.len(), 2, "{stderr}");
+    assert_eq!(missed.len(), 1, "{stderr}");
     assert!(
         missed
             .iter()
@@ -868,7 +871,7 @@ fn a_send_that_cannot_be_rendered_fails_at_once_and_simulate_says_so() {
     // Failed for good (exit 5), not left pending until its day is over.
     assert_eq!(out.status.code(), Some(5), "{stderr}");
     let failed: Vec<&str> = stderr.lines().filter(|l| l.starts_with("FAILED")).collect();
-    assert_eq!(failed.len(), 2, "{stderr}");
+    assert_eq!(failed.len(), 1, "{stderr}");
     assert!(
         failed
             .iter()
@@ -893,5 +896,5 @@ fn a_send_that_cannot_be_rendered_fails_at_once_and_simulate_says_so() {
         ],
     );
     let table = text(&sim.stdout);
-    assert_eq!(table.matches("failed: cannot render").count(), 2, "{table}");
+    assert_eq!(table.matches("failed: cannot render").count(), 1, "{table}");
 }

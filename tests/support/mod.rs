@@ -259,9 +259,9 @@ pub fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
-/// `count` contacts in Paris born on 15 June 1990: each is due two offers
-/// (the birthday example's two flows) on 31 May 2027 at 06:00 UTC, with
-/// that day (Paris) as their deadline.
+/// `count` contacts in Paris born on 15 June 1990: each is due the birthday
+/// example's offer on 31 May 2027 at 06:00 UTC, with that day (Paris) as
+/// its deadline.
 pub fn contacts(dir: &Path, count: usize) -> PathBuf {
     let mut csv = String::from("id,email,first_name,time_zone,birthday,email_optin\n");
     for i in 0..count {

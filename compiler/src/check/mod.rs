@@ -3,6 +3,7 @@
 
 mod actions;
 mod conditions;
+mod overlap;
 mod policy;
 mod scope;
 mod settings;
@@ -119,6 +120,7 @@ fn check_with_threads_from(
     }
     let policy = policy::check_policies(&policies, &flows, &mut diagnostics);
     policy::check_quiet_hours(&policy, &flows, &mut diagnostics);
+    overlap::duplicate_sends(&flows, context.sources, &mut diagnostics);
 
     crate::diagnostics::sort(&mut diagnostics);
     let ok = !diagnostics.iter().any(Diagnostic::is_error);

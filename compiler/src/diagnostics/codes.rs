@@ -84,6 +84,7 @@ codes! {
     UnusedBinding = "W0004", Warning, "anniversary number is never used";
     UnreachableAction = "W0005", Warning, "action after `exit` never runs";
     SendInQuietHours = "W0006", Warning, "send time falls in quiet hours";
+    DuplicateSend = "W0007", Warning, "two flows send one message for one occurrence";
 }
 
 impl Code {
