@@ -1,12 +1,12 @@
 # Sourced by the SMTP benchmarks (smtp.sh, kill.sh): a release build in
 # $bin, a temporary $dir removed at exit (with the servers whose pids are in
-# $pids), $contacts generated contacts in Paris whose two birthday offers
-# ($mails e-mails) are due on 31 May 2027 at 06:00 UTC, the birthday
+# $pids), $contacts generated contacts in Paris whose birthday offers
+# ($mails e-mails, one each) are due on 31 May 2027 at 06:00 UTC, the birthday
 # example built into $dir/b.flowb, and free_port.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cargo build --release --quiet
 bin=$PWD/target/release/flowc
-contacts=$((mails / 2)) # two offers per generated contact
+contacts=$mails # one offer per generated contact
 dir=$(mktemp -d)
 pids=()
 cleanup() {
