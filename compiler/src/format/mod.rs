@@ -64,7 +64,15 @@ fn first_difference(
             &text[a.span.start..a.span.end],
             &formatted[b.span.start..b.span.end],
         );
-        if a.kind != b.kind || a_text != b_text {
+        // Blanks inside a duration (`15   days`) are layout, not meaning.
+        let same = |x: &str, y: &str| {
+            if a.kind == K::duration {
+                x.split_whitespace().eq(y.split_whitespace())
+            } else {
+                x == y
+            }
+        };
+        if a.kind != b.kind || !same(a_text, b_text) {
             return Some(format!(
                 "token {i} changed: {:?} `{a_text}` became {:?} `{b_text}`",
                 a.kind, b.kind

@@ -56,6 +56,12 @@ impl<'t> Pieces<'t> {
     /// A token from the tree, as written.
     pub fn token(&mut self, node: &SyntaxNode) {
         let text = &self.text[node.span.start..node.span.end];
+        if node.kind == K::duration && text.contains([' ', '\t']) {
+            // `15   days` → `15 days`: one space before a unit in words.
+            let words: Vec<&str> = text.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+            self.push(&words.join(" "), node.span.start, node.span.end, true);
+            return;
+        }
         self.push(text, node.span.start, node.span.end, true);
     }
 

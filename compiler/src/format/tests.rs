@@ -24,6 +24,14 @@ fn spaces_are_canonical() {
 }
 
 #[test]
+fn a_unit_in_words_keeps_one_space() {
+    assert_eq!(
+        fmt("when birthday -  15\t  days send offer; on no visit for 2w send ping"),
+        "when birthday - 15 days send offer\non no visit for 2w send ping\n"
+    );
+}
+
+#[test]
 fn blocks_are_indented_and_blank_lines_kept_once() {
     let text = "flow   welcome \"Welcome\"{title: \"x\"\n\n\n\nwhen signup send hello}\npolicy{at most 3 messages per 7d\nquiet hours 21:00-08:00\npriority a>b > c}";
     assert_eq!(

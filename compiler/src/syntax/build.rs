@@ -649,13 +649,15 @@ impl Builder<'_> {
         let digits_end = text
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len());
-        let unit = match &text[digits_end..] {
+        // `15d` or `15 days`: the grammar allows blanks before the unit.
+        let unit = match text[digits_end..].trim_start_matches([' ', '\t']) {
             "years" | "year" | "y" => Unit::Years,
             "months" | "month" | "mo" => Unit::Months,
             "weeks" | "week" | "w" => Unit::Weeks,
             "days" | "day" | "d" => Unit::Days,
             "hours" | "hour" | "h" => Unit::Hours,
-            _ => Unit::Minutes,
+            "minutes" | "minute" | "min" => Unit::Minutes,
+            other => unreachable!("grammar: `{other}` is not a unit"),
         };
         let amount = text[..digits_end].parse::<u32>().unwrap_or_else(|_| {
             self.error(Code::NumberOutOfRange, s, "this duration is too long");

@@ -139,6 +139,13 @@ fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String>
         ));
     }
     let unit = found.trim_start_matches(|c: char| c.is_ascii_digit());
+    // `15 jours`: a number, a blank, then a word that is not a unit.
+    let spaced_unit = (unit.is_empty() && !found.is_empty())
+        .then(|| token_at(text, at + found.len() + blanks(&text[at + found.len()..])))
+        .filter(|word| word.chars().next().is_some_and(char::is_alphabetic));
+    if let Some(word) = spaced_unit.filter(|_| wants_duration(expected)) {
+        return Some(unit_hint(found, word));
+    }
     if unit.len() < found.len() && !unit.is_empty() {
         return Some(match unit {
             "m" => "`m` is ambiguous: write `min` for minutes or `mo` for months".to_string(),
@@ -161,6 +168,40 @@ fn hint(text: &str, at: usize, found: &str, expected: &[&str]) -> Option<String>
         return Some("a rule ends with what to do, e.g. `send offer`".to_string());
     }
     None
+}
+
+/// The length of the spaces and tabs that `text` starts with.
+fn blanks(text: &str) -> usize {
+    text.len() - text.trim_start_matches([' ', '\t']).len()
+}
+
+/// Whether a duration is among what the parser expected.
+fn wants_duration(expected: &[&str]) -> bool {
+    expected.iter().any(|e| e.contains("duration"))
+}
+
+/// Help for `15 jours`, `2 semanas`: the units, with the English word
+/// that a French or Spanish one means.
+fn unit_hint(number: &str, word: &str) -> String {
+    let meant = match word.to_lowercase().as_str() {
+        "jour" | "jours" | "día" | "días" | "dia" | "dias" | "tag" | "tage" | "giorni" => {
+            Some("days")
+        }
+        "semaine" | "semaines" | "semana" | "semanas" | "woche" | "wochen" => Some("weeks"),
+        "heure" | "heures" | "hora" | "horas" | "stunde" | "stunden" => Some("hours"),
+        "mois" | "mes" | "meses" | "monat" | "monate" => Some("months"),
+        "an" | "ans" | "année" | "années" | "año" | "años" | "jahr" | "jahre" => Some("years"),
+        "seconde" | "secondes" | "segundo" | "segundos" | "s" | "sec" | "secs" | "seconds" => {
+            return "the smallest unit is minutes (`min`)".to_string()
+        }
+        _ => None,
+    };
+    let units = "durations are written `30min`, `4h`, `15d`, `2w`, `3mo`, `1y`, or with the \
+                 unit in words: `15 days`, `2 weeks`";
+    match meant {
+        Some(unit) => format!("units are English: write `{number} {unit}`; {units}"),
+        None => format!("`{word}` is not a unit: {units}"),
+    }
 }
 
 /// Blanks the item that failed at `at` (from the start of its rule or

@@ -82,7 +82,7 @@ pub fn human_name(grammar_rule: Rule) -> Option<&'static str> {
         list => "a list (`[...]`)",
         boolean | kw_true | kw_false => "`true` or `false`",
         time => "a time (`08:00`)",
-        duration => "a duration (`15d`, `2w`, `3mo`, `1y`, `4h`)",
+        duration => "a duration (`15d`, `15 days`, `2w`, `3mo`, `1y`, `4h`)",
         unit => "a unit (`min`, `h`, `d`, `w`, `mo`, `y`)",
         number => "a number",
         integer => "a whole number",

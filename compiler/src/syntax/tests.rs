@@ -52,6 +52,29 @@ fn layout_does_not_change_the_tree() {
 }
 
 #[test]
+fn a_unit_in_words_may_follow_a_space() {
+    let close = parse_ok(
+        "when birthday - 15d send offer; on no visit for 2w send ping; on birthday + 90min send hi",
+    );
+    let spaced = parse_ok("when birthday - 15 days send offer; on no visit for 2\tweeks send ping; on birthday + 90 minutes send hi");
+    let durations = |file: &File| -> Vec<Duration> {
+        rules(file)
+            .iter()
+            .filter_map(|r| match (&r.trigger.offset, &r.trigger.kind) {
+                (Some(o), _) => Some(o.amount.node),
+                (None, TriggerKind::Inactivity { period, .. }) => Some(period.node),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(durations(&close).len(), 3);
+    assert_eq!(durations(&close), durations(&spaced));
+    // A line break is not a blank: `15` then `days` on the next line is an error.
+    let (_, diagnostics) = parse(SourceId(0), "when birthday - 15\ndays send offer");
+    assert!(!diagnostics.is_empty());
+}
+
+#[test]
 fn operator_precedence() {
     let file = parse_ok("on anniversary of joined as n if n == 1 or n % 5 == 0 and not vip send x");
     let condition = rules(&file)[0].condition.clone().expect("condition");

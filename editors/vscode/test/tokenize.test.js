@@ -86,6 +86,7 @@ test('chosen tokens get the expected scopes', () => {
     ['when birthday - 15d send offer', 'send', 'keyword.other.action.flow'],
     ['when birthday - 15d send offer', 'offer', 'entity.name.function.message.flow'],
     ['on no visit for 3months send miss_you', '3months', 'constant.numeric.duration.flow'],
+    ['when birthday - 15 days send offer', '15 days', 'constant.numeric.duration.flow'],
     ['on no visit for 90min send ping', 'for', 'keyword.other.contextual.flow'],
     ['on no visit for 90min send ping', 'no', 'keyword.other.trigger.flow'],
     ['on no visit for 30m send ping', '30m', 'invalid.illegal.numeric.flow'],
