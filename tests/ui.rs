@@ -392,3 +392,33 @@ fn exit_codes_and_formats() {
     assert_eq!(exit_code(&output), 2);
     assert!(!output.stderr.is_empty());
 }
+
+#[test]
+fn explain_prints_every_setting_that_the_language_reference_sends_it_to() {
+    // Every setting the checker knows has its paragraph.
+    for (name, _) in flowc_compiler::check::SETTINGS {
+        let output = flowc(&["explain", name]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(exit_code(&output), 0, "{name}: {stdout}");
+        assert!(stdout.starts_with(&format!("`{name}`")), "{stdout}");
+        assert!(
+            stdout.contains("efault"),
+            "{name} names its default: {stdout}"
+        );
+        assert!(
+            !stdout.contains("\n### "),
+            "{name}: one section only: {stdout}"
+        );
+    }
+    let output = flowc(&["explain", "lateness"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("`same_day` (the default)"), "{stdout}");
+    // A near miss names the setting.
+    let output = flowc(&["explain", "latenes"]);
+    assert_eq!(exit_code(&output), 2);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("did you mean `lateness`?"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -194,7 +194,7 @@ fn current_zone_rules_vancouver_stays_on_utc_minus_7() {
 #[test]
 fn anniversaries_count_from_one_and_bind_n() {
     let program = compile(
-        "on anniversary of joined as n if n == 1 or n % 5 == 0 send milestone\non anniversary of joined as n if n == 10 task call for email note \"ten years\" then send gift",
+        "on anniversary of joined as n if n == 1 or n % 5 == 0 send milestone\non anniversary of joined as n if n == 10 task call for email note n + \" years with us\" then send gift",
     );
     let contact = paris("leap").with("joined", Value::Date(date(2016, 2, 29)));
     let result = run(
@@ -222,7 +222,7 @@ fn anniversaries_count_from_one_and_bind_n() {
         panic!()
     };
     assert!(
-        matches!(&actions[0].action, Action::Task { note: Some(n), assignee: Some(a), .. } if n == "ten years" && a == "leap@example.com")
+        matches!(&actions[0].action, Action::Task { note: Some(n), assignee: Some(a), .. } if n == "10 years with us" && a == "leap@example.com")
     );
     assert!(matches!(&actions[1].action, Action::Send { template, .. } if template == "gift"));
 }

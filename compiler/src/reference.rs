@@ -303,6 +303,8 @@ fn binary(op: BinaryOp, a: Value, b: Value) -> Value {
         BinaryOp::Add => match (a, b) {
             (Number(x), Number(y)) => Number(x + y),
             (Text(x), Text(y)) => Text(x + &y),
+            (Text(x), y @ Number(_)) => Text(x + &y.to_text()),
+            (x @ Number(_), Text(y)) => Text(x.to_text() + &y),
             _ => Null,
         },
         BinaryOp::Sub => match (a, b) {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use flowc_runtime::calendar::shown_deadline;
 use flowc_runtime::state::{SendCount, SendStatus, SqliteState, StateStore};
 
 use super::{EXIT_OK, EXIT_USAGE};
@@ -262,7 +263,7 @@ pub fn status(args: ReportArgs) -> u8 {
                 serde_json::json!({
                     "flow": p.key.flow, "rule": p.key.rule, "contact": p.key.contact,
                     "occurrence": p.key.occurrence, "due_at": p.due_at.to_string(),
-                    "deadline": p.deadline.to_string(), "reason": p.reason,
+                    "deadline": shown_deadline(p.deadline).to_string(), "reason": p.reason,
                     "status": p.status.as_str(), "attempts": p.attempts,
                     "retry_at": p.retry_at.map(|t| t.to_string()),
                 })
@@ -317,7 +318,7 @@ pub fn status(args: ReportArgs) -> u8 {
             p.key.contact,
             p.key.occurrence,
             p.due_at,
-            p.deadline,
+            shown_deadline(p.deadline),
             match (p.status, p.reason.as_deref()) {
                 (SendStatus::Sending, _) => "in flight when its run stopped: sent again next run",
                 (_, Some(reason)) => reason,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode::Program;
-use flowc_runtime::calendar::Window;
+use flowc_runtime::calendar::{shown_deadline, Window};
 use flowc_runtime::delivery::{render_due, RenderSettings};
 use flowc_runtime::input::{read_events, ContactReader};
 use flowc_runtime::vm::{Action, Contact, ContactProblem, Due, Evaluator, History, Outcome, Skip};
@@ -335,7 +335,7 @@ fn rows_of(program: &Program, contact: &Contact, due: &Due) -> Vec<Row> {
         occurrence: due.occurrence.clone(),
         action,
         status,
-        deadline: due.deadline.to_string(),
+        deadline: shown_deadline(due.deadline).to_string(),
         not_before: due.not_before.map(|t| t.to_string()).unwrap_or_default(),
     };
     match &due.outcome {

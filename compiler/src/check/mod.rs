@@ -7,6 +7,7 @@ mod overlap;
 mod policy;
 mod scope;
 mod settings;
+pub use settings::SETTINGS;
 mod timing;
 mod triggers;
 mod types;

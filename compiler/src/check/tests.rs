@@ -133,6 +133,20 @@ fn types() {
         ["E0030"]
     );
     assert_eq!(codes("on email send a"), ["E0033"]);
+    // A number joins text with `+`, in either order; not with `-`.
+    assert_eq!(
+        codes("on purchase task call note \"total \" + event.amount + \" EUR\""),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        codes("on purchase task call note event.amount + \" EUR\""),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        codes("on purchase task call note \"a\" - event.amount"),
+        ["E0030"]
+    );
+    assert_eq!(codes("on purchase task call note event.amount"), ["E0030"]);
     assert_eq!(
         codes("on birthday where country == \"FR\" send a"),
         ["E0034"]

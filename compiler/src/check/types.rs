@@ -309,6 +309,9 @@ impl<'a> Scope<'a> {
             BinaryOp::Add | BinaryOp::Sub => match (&left, &right) {
                 (Ty::Number, Ty::Number) => Ty::Number,
                 (Ty::Text, Ty::Text) if op == BinaryOp::Add => Ty::Text,
+                // `"orders: " + event.count`: a number joins text as written
+                // in templates (`3`, `2.5`).
+                (Ty::Text, Ty::Number) | (Ty::Number, Ty::Text) if op == BinaryOp::Add => Ty::Text,
                 (d, Ty::Duration) if d.is_dateish() => left.clone(),
                 (Ty::Duration, d) if d.is_dateish() && op == BinaryOp::Add => right.clone(),
                 (Ty::Duration, Ty::Duration) => Ty::Duration,

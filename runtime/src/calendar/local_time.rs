@@ -151,11 +151,41 @@ pub fn end_of_local_day(date: Date, tz: &TimeZone) -> Result<Timestamp, Calendar
     start_of_local_day(next, tz)
 }
 
+/// A deadline as people read it: the last instant a send may go is kept
+/// to the nanosecond (the end of a local day is 23:59:59.999999999), but it
+/// is shown as the whole second after it, the instant that is too late
+/// (`2027-05-31T22:00:00Z`, midnight in Paris).
+pub fn shown_deadline(deadline: Timestamp) -> Timestamp {
+    // Rounded up: `as_second` truncates toward zero, which is up before 1970.
+    let up = match deadline.subsec_nanosecond() {
+        0 => return deadline,
+        n if n > 0 => deadline.as_second().saturating_add(1),
+        _ => deadline.as_second(),
+    };
+    Timestamp::from_second(up).unwrap_or(deadline)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::{date, time};
     use jiff::tz::offset;
+
+    #[test]
+    fn a_deadline_is_shown_as_the_first_instant_too_late() {
+        let end: Timestamp = "2027-05-31T22:00:00Z".parse().unwrap();
+        let last = end
+            .checked_sub(jiff::SignedDuration::from_nanos(1))
+            .unwrap();
+        assert_eq!(shown_deadline(last), end);
+        assert_eq!(shown_deadline(end), end);
+        let before_1970: Timestamp = "1969-12-31T23:59:59.5Z".parse().unwrap();
+        assert_eq!(
+            shown_deadline(before_1970),
+            "1970-01-01T00:00:00Z".parse().unwrap()
+        );
+        assert_eq!(shown_deadline(Timestamp::MAX), Timestamp::MAX);
+    }
 
     #[test]
     fn fixed_offset_zone_is_exact() {

@@ -45,7 +45,10 @@ impl Batch {
                 (_, Some(reason)) => format!(" ({reason})"),
                 (_, None) => String::new(),
             };
-            let reason = format!("past its deadline {}{why}", record.deadline);
+            let reason = format!(
+                "past its deadline {}{why}",
+                crate::calendar::shown_deadline(record.deadline)
+            );
             store.mark(&mark(key, SendStatus::Missed, Some(&reason)), now)?;
             summary.miss(key, &reason);
             return Ok(());

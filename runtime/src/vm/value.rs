@@ -122,6 +122,8 @@ pub fn arithmetic(op: Arith, a: Value, b: Value) -> Value {
         (Arith::Div, Number(x), Number(y)) if y != 0.0 => Number(x / y),
         (Arith::Rem, Number(x), Number(y)) if y != 0.0 => Number(x % y),
         (Arith::Add, Text(x), Text(y)) => Text(x + &y),
+        (Arith::Add, Text(x), y @ Number(_)) => Text(x + &y.to_text()),
+        (Arith::Add, x @ Number(_), Text(y)) => Text(x.to_text() + &y),
         (Arith::Add, Date(d), Duration(o)) | (Arith::Add, Duration(o), Date(d)) => {
             o.apply_to_date(d).map(Date).unwrap_or(Null)
         }
