@@ -697,3 +697,56 @@ fn the_recipient_is_the_field_of_type_email_whatever_its_name() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_sender_field_left_empty_falls_back_and_a_missing_fallback_is_warned() {
+    let dir = project_with(
+        "sender-fallback",
+        &[
+            (
+                "flow.toml",
+                "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nemail = \"email\"\nrep = \"email\"\nbirthday = { type = \"date\", yearly = true }\n".into(),
+            ),
+            (
+                "b.flow",
+                "on birthday send hello from rep or \"team@example.com\"\n".into(),
+            ),
+            (
+                "templates/hello.email.txt",
+                "+++\nsubject = \"Hello\"\n+++\nHello from {{ sender }} {{ unsubscribe_url }}\n".into(),
+            ),
+            (
+                "contacts.csv",
+                "id,email,rep,birthday\na1,ana@example.com,marie@example.com,1990-06-15\nb1,bram@example.com,,1990-06-15\nc1,cleo@example.com,   ,1990-06-15\n".into(),
+            ),
+        ],
+    );
+    let check = flowc(&dir, &["check", "--deny-warnings"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    let out = run_project(&dir, ON_THE_BIRTHDAY);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let from_of = |address: &str| -> String {
+        outbox(&dir)
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join("outbox").join(f)).expect("mail"))
+            .find(|m| m.contains(&format!("To: {address}")))
+            .and_then(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("From: "))
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(from_of("ana@example.com"), "From: marie@example.com");
+    assert_eq!(from_of("bram@example.com"), "From: team@example.com");
+    assert_eq!(from_of("cleo@example.com"), "From: team@example.com");
+    // Without the fallback, `check` warns (W0008) before any run fails.
+    std::fs::write(dir.join("b.flow"), "on birthday send hello from rep\n").expect("write");
+    let check = flowc(&dir, &["check", "--deny-warnings"], &[]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains("W0008"),
+        "{}",
+        text(&check.stderr)
+    );
+}

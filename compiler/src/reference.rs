@@ -255,7 +255,13 @@ fn eval(expr: &Expr, context: &Context) -> Value {
         }
         ExprKind::Binary(BinaryOp::Or, a, b) => {
             let left = eval(a, context);
-            if left.truthy() {
+            // A true condition, or a text that is not blank (a fallback).
+            let settled = match &left {
+                Value::Bool(b) => *b,
+                Value::Text(t) => !t.trim().is_empty(),
+                _ => false,
+            };
+            if settled {
                 left
             } else {
                 eval(b, context)

@@ -8,7 +8,8 @@ use super::types::Ty;
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::project::schema::FieldType;
 use crate::project::templates::variable_span;
-use crate::syntax::ast::{Action, Channel, Send};
+use crate::syntax::ast::{self, Action, BinaryOp, Channel, Expr, ExprKind, Send};
+use crate::syntax::Span;
 
 /// Names every template may use without the contact supplying them.
 /// `redemption` holds the attributes of the redemption of this flow's coupon
@@ -21,6 +22,73 @@ const BUILTIN_VARIABLES: &[&str] = &[
     "today",
     "redemption",
 ];
+
+/// W0008: a sender read from data (`from sales_rep`) with no fallback and
+/// no `if sales_rep is set`: a contact without one would make the send
+/// fail at run time.
+pub fn check_senders(scope: &mut Scope, rule: &ast::Rule) {
+    for action in &rule.actions {
+        let Action::Send(Send {
+            sender: Some(sender),
+            ..
+        }) = action
+        else {
+            continue;
+        };
+        let Some((field, span)) = may_be_empty(sender) else {
+            continue;
+        };
+        if rule
+            .condition
+            .as_ref()
+            .is_some_and(|c| requires_set(c, &field))
+        {
+            continue;
+        }
+        scope.report(
+            Diagnostic::new(
+                Code::SenderMayBeEmpty,
+                scope.source,
+                span,
+                format!("`{field}` may be empty"),
+            )
+            .with_message(format!(
+                "a contact without `{field}` has no sender: the send would fail"
+            ))
+            .with_help(format!(
+                "give a fallback, `from {field} or \"team@example.com\"`, or send only when \
+                 there is one, `if {field} is set`"
+            )),
+        );
+    }
+}
+
+/// The field (`sales_rep`, `event.owner`) whose emptiness would leave this
+/// sender empty, if any, with where it is written: the last choice of an
+/// `or` chain being data.
+fn may_be_empty(sender: &Expr) -> Option<(String, Span)> {
+    match &sender.kind {
+        ExprKind::Path(names) => {
+            let name: Vec<&str> = names.iter().map(|n| n.node.as_str()).collect();
+            let span = names.first()?.span.to(names.last()?.span);
+            Some((name.join("."), span))
+        }
+        ExprKind::Binary(BinaryOp::Or, _, last) => may_be_empty(last),
+        _ => None,
+    }
+}
+
+/// Whether `condition` holds only when `field is set` (a conjunct of it).
+fn requires_set(condition: &Expr, field: &str) -> bool {
+    match &condition.kind {
+        ExprKind::Binary(BinaryOp::And, a, b) => requires_set(a, field) || requires_set(b, field),
+        ExprKind::IsSet {
+            expr,
+            negated: false,
+        } => may_be_empty(expr).is_some_and(|(name, _)| name == field),
+        _ => false,
+    }
+}
 
 pub fn check_actions(scope: &mut Scope, actions: &[Action]) {
     let mut exited = None;

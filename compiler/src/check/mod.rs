@@ -264,6 +264,7 @@ fn check_rules(
             scope.condition(condition, "the condition of a rule");
         }
         actions::check_actions(&mut scope, &rule.actions);
+        actions::check_senders(&mut scope, &rule);
         if let (Some(binding), false) = (&scope.binding, scope.binding_used) {
             let binding = binding.clone();
             if let ast::TriggerKind::Anniversary {

@@ -255,10 +255,17 @@ impl<'a> Scope<'a> {
         }
         let symbol = op.symbol();
         match op {
+            // `sales_rep or "team@example.com"`: the first text not blank.
+            BinaryOp::Or if left == Ty::Text && right == Ty::Text => Ty::Text,
             BinaryOp::And | BinaryOp::Or => {
+                let texts = op == BinaryOp::Or && (left == Ty::Text || right == Ty::Text);
                 for (side, ty) in [(lhs, &left), (rhs, &right)] {
                     if *ty != Ty::Bool {
-                        self.mismatch(side, ty, format!("`{symbol}` joins conditions"), None);
+                        let help = texts.then_some(
+                            "`or` joins two conditions, or two texts as a fallback \
+                             (`sales_rep or \"team@example.com\"`)",
+                        );
+                        self.mismatch(side, ty, format!("`{symbol}` joins conditions"), help);
                     }
                 }
                 Ty::Bool

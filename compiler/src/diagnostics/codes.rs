@@ -85,6 +85,7 @@ codes! {
     UnreachableAction = "W0005", Warning, "action after `exit` never runs";
     SendInQuietHours = "W0006", Warning, "send time falls in quiet hours";
     DuplicateSend = "W0007", Warning, "two flows send one message for one occurrence";
+    SenderMayBeEmpty = "W0008", Warning, "sender may be empty";
 }
 
 impl Code {

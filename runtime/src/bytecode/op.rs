@@ -87,8 +87,9 @@ pub enum Op {
     /// `and`: if the top is false, jump to the target keeping it; else pop
     /// it and go on. `(bool -- bool | )`
     JumpIfFalseElsePop(u32),
-    /// `or`: if the top is true, jump to the target keeping it; else pop it
-    /// and go on. `(bool -- bool | )`
+    /// `or`: if the top is true (or a text that is not blank: `or` between
+    /// texts is a fallback), jump to the target keeping it; else pop it and
+    /// go on. `(bool -- bool | )`, `(text -- text | )`
     JumpIfTrueElsePop(u32),
     /// Whether a message of the flow was sent for this occurrence. `( -- bool)`
     Sent(MessageId),

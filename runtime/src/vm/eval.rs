@@ -53,7 +53,7 @@ pub fn run(code: &Code, scope: &Scope, budget: &mut Budget) -> Result<Value, VmE
                 continue;
             }
             Op::JumpIfTrueElsePop(target) => {
-                if top(&stack)?.truthy() {
+                if top(&stack)?.settles_or() {
                     pc = *target as usize;
                 } else {
                     stack.pop();

@@ -38,6 +38,17 @@ impl Value {
         matches!(self, Value::Bool(true))
     }
 
+    /// What ends an `or`: a true condition, or a text that is not blank
+    /// (`from sales_rep or "team@example.com"` takes the rep when there is
+    /// one). The checker lets `or` join two conditions or two texts only.
+    pub fn settles_or(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Text(t) => !t.trim().is_empty(),
+            _ => false,
+        }
+    }
+
     /// The text form used for template variables and senders.
     pub fn to_text(&self) -> String {
         match self {
