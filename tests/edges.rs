@@ -750,3 +750,93 @@ fn a_sender_field_left_empty_falls_back_and_a_missing_fallback_is_warned() {
         text(&check.stderr)
     );
 }
+
+#[test]
+fn a_history_filter_compares_the_tested_event_with_the_trigger() {
+    let dir = project_with(
+        "restock",
+        &[
+            (
+                "flow.toml",
+                "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\n[events.product_viewed]\nsku = \"text\"\n[events.back_in_stock]\nsku = \"text\"\n".into(),
+            ),
+            (
+                "s.flow",
+                "on back_in_stock if product_viewed where sku == event.sku within 30d send alert\n".into(),
+            ),
+            (
+                "templates/alert.email.txt",
+                "+++\nsubject = \"Back in stock\"\n+++\nIt is back. {{ unsubscribe_url }}\n".into(),
+            ),
+            (
+                "contacts.csv",
+                "id,email\na1,ana@example.com\nb1,bram@example.com\n".into(),
+            ),
+            (
+                "events.jsonl",
+                "{\"id\": \"v1\", \"contact\": \"a1\", \"type\": \"product_viewed\", \"at\": \"2027-03-01T10:00:00Z\", \"sku\": \"red-scarf\"}\n\
+                 {\"id\": \"v2\", \"contact\": \"b1\", \"type\": \"product_viewed\", \"at\": \"2027-03-01T10:00:00Z\", \"sku\": \"blue-hat\"}\n\
+                 {\"id\": \"s1\", \"contact\": \"a1\", \"type\": \"back_in_stock\", \"at\": \"2027-03-05T10:00:00Z\", \"sku\": \"red-scarf\"}\n\
+                 {\"id\": \"s2\", \"contact\": \"b1\", \"type\": \"back_in_stock\", \"at\": \"2027-03-05T10:00:00Z\", \"sku\": \"red-scarf\"}\n".into(),
+            ),
+        ],
+    );
+    let check = flowc(&dir, &["check", "--deny-warnings"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    // simulate: only Ana viewed the red scarf.
+    let sim = flowc(
+        &dir,
+        &[
+            "simulate",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--events",
+            "events.jsonl",
+            "--from",
+            "2027-03-01",
+            "--to",
+            "2027-03-31",
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
+    let table = text(&sim.stdout);
+    let due: Vec<&str> = table.lines().filter(|l| l.contains(",due,")).collect();
+    assert_eq!(due.len(), 1, "{table}");
+    assert!(due[0].contains(",a1,"), "{table}");
+    // run: the same, once.
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--events",
+            "events.jsonl",
+            "--now",
+            "2027-03-05T11:00:00Z",
+            "--lookback",
+            "2h",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(mails_to(&dir, "ana@example.com"), 1);
+    assert_eq!(mails_to(&dir, "bram@example.com"), 0);
+    // The old form, which read the tested event through `event`, is warned about.
+    std::fs::write(
+        dir.join("s.flow"),
+        "on back_in_stock if product_viewed where event.sku == \"red-scarf\" within 30d send alert\n",
+    )
+    .expect("write");
+    let check = flowc(&dir, &["check"], &[]);
+    assert!(
+        text(&check.stderr).contains("W0009"),
+        "{}",
+        text(&check.stderr)
+    );
+}

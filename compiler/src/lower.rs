@@ -589,7 +589,7 @@ impl<'a> Lowering<'a> {
                 .get(event)
                 .is_some_and(|e| e.attributes.contains_key(first));
             if is_attribute {
-                return Op::EventAttribute(self.string(first));
+                return Op::FilteredAttribute(self.string(first));
             }
         }
         Op::Field(self.string(first))
@@ -684,7 +684,7 @@ mod tests {
             .iter()
             .position(|s| s == "amount")
             .expect("interned") as u32;
-        assert_eq!(filter.ops[0], Op::EventAttribute(amount));
+        assert_eq!(filter.ops[0], Op::FilteredAttribute(amount));
         let product = program
             .strings
             .iter()

@@ -4,7 +4,7 @@
 use super::scope::Scope;
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::project::schema::FieldType;
-use crate::syntax::ast::{BinaryOp, Channel, Expr, ExprKind, Literal, Point, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Channel, Expr, ExprKind, Ident, Literal, Point, UnaryOp};
 
 /// The type of a value in a flow expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -207,8 +207,12 @@ impl<'a> Scope<'a> {
                 if self.event_ref(event) {
                     if let Some(filter) = filter {
                         let outer = self.filter_event.replace(event.node.clone());
+                        let reported = self.diagnostics.len();
                         self.condition(filter, "an event filter");
                         self.filter_event = outer;
+                        if self.diagnostics.len() == reported {
+                            self.filter_ignores_its_event(event, filter);
+                        }
                     }
                 }
                 match point {
@@ -218,6 +222,49 @@ impl<'a> Scope<'a> {
                 Ty::Bool
             }
         }
+    }
+
+    /// W0009: a history filter that reads only the trigger (`event.x`) and
+    /// never the event it tests, like `product_viewed where event.sku ==
+    /// "a"` — true for every viewed product or for none. `event` always
+    /// names the trigger; the tested event's attributes are written bare.
+    fn filter_ignores_its_event(&mut self, event: &Ident, filter: &Expr) {
+        let attributes = &self.project.schema.events[&event.node].attributes;
+        let mut trigger_read = None;
+        let mut tested_read = false;
+        walk_names(filter, &mut |path| match path {
+            [first, attribute] if first.node == "event" => {
+                trigger_read.get_or_insert((first.span.to(attribute.span), attribute.node.clone()));
+            }
+            [name] if attributes.contains_key(&name.node) => tested_read = true,
+            _ => {}
+        });
+        let (Some((span, attribute)), false) = (trigger_read, tested_read) else {
+            return;
+        };
+        let trigger = self.trigger_event.clone().unwrap_or_default();
+        let bare_help = if attributes.contains_key(&attribute) {
+            format!(
+                "to test the `{}` event's own `{attribute}`, write `{attribute}`; to compare \
+                 it with the trigger's, `{attribute} == event.{attribute}`",
+                event.node
+            )
+        } else {
+            format!("name an attribute of `{}` bare to test it", event.node)
+        };
+        self.report(
+            Diagnostic::new(
+                Code::FilterIgnoresItsEvent,
+                self.source,
+                span,
+                format!("this is the triggering `{trigger}`'s `{attribute}`"),
+            )
+            .with_message(format!(
+                "this filter never looks at the `{}` event it tests",
+                event.node
+            ))
+            .with_help(bare_help),
+        );
     }
 
     /// Checks that `expr` is a condition (true or false).
@@ -426,5 +473,21 @@ impl<'a> Scope<'a> {
                 None,
             );
         }
+    }
+}
+
+/// Calls `f` on every name of `expr`, outside nested event filters (whose
+/// bare names are another event's).
+fn walk_names(expr: &Expr, f: &mut impl FnMut(&[Ident])) {
+    match &expr.kind {
+        ExprKind::Path(path) => f(path),
+        ExprKind::Unary(_, inner) => walk_names(inner, f),
+        ExprKind::Binary(_, a, b) => {
+            walk_names(a, f);
+            walk_names(b, f);
+        }
+        ExprKind::IsSet { expr, .. } => walk_names(expr, f),
+        ExprKind::List(items) => items.iter().for_each(|item| walk_names(item, f)),
+        _ => {}
     }
 }

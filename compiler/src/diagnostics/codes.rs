@@ -86,6 +86,7 @@ codes! {
     SendInQuietHours = "W0006", Warning, "send time falls in quiet hours";
     DuplicateSend = "W0007", Warning, "two flows send one message for one occurrence";
     SenderMayBeEmpty = "W0008", Warning, "sender may be empty";
+    FilterIgnoresItsEvent = "W0009", Warning, "filter never reads the event it tests";
 }
 
 impl Code {

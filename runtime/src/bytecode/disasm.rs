@@ -306,6 +306,7 @@ impl Disassembler<'_> {
             Op::List(n) => format!("list {n}"),
             Op::Field(s) => format!("field {}", self.s(*s)),
             Op::EventAttribute(s) => format!("event.{}", self.s(*s)),
+            Op::FilteredAttribute(s) => format!("filtered.{}", self.s(*s)),
             Op::Anniversary => "anniversary n".to_string(),
             Op::IsSet => "is_set".to_string(),
             Op::Not => "not".to_string(),

@@ -20,7 +20,7 @@ use super::program::Program;
 pub const MAGIC: &[u8; 6] = b"FLOWB\0";
 
 /// The format this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 const HEADER_LEN: usize = 16;
 

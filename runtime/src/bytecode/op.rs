@@ -49,9 +49,12 @@ pub enum Op {
     List(u16),
     /// Push a contact field's value, or nothing when it is empty. `( -- value)`
     Field(StrId),
-    /// Push an attribute of the event being looked at (the trigger's event,
-    /// or the candidate event of a filter). `( -- value)`
+    /// Push an attribute of the trigger's event (`event.x`, in a filter
+    /// too). `( -- value)`
     EventAttribute(StrId),
+    /// Push an attribute of the event a `where` filter is testing (a bare
+    /// name in the filter). `( -- value)`
+    FilteredAttribute(StrId),
     /// Push the anniversary number `n`. `( -- number)`
     Anniversary,
     /// Replace a value by whether it is present (not empty). `(value -- bool)`

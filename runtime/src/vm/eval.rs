@@ -29,8 +29,11 @@ pub struct Scope<'a> {
     pub now: Timestamp,
     /// The occurrence being evaluated; messages are matched within it.
     pub occurrence: &'a str,
-    /// The trigger's event, or a filter's candidate event.
+    /// The trigger's event: what `event.x` reads, in filters too.
     pub event: Option<&'a Event>,
+    /// Inside a `where` filter: the event being tested, whose attributes a
+    /// filter names bare (`purchase where amount > 10`).
+    pub candidate: Option<&'a Event>,
     pub anniversary: Option<i32>,
 }
 
@@ -81,6 +84,11 @@ pub fn run(code: &Code, scope: &Scope, budget: &mut Budget) -> Result<Value, VmE
             Op::Field(name) => scope.contact.field(scope.program.string(*name)).clone(),
             Op::EventAttribute(name) => scope
                 .event
+                .and_then(|e| e.attributes.get(scope.program.string(*name)))
+                .cloned()
+                .unwrap_or(Value::Null),
+            Op::FilteredAttribute(name) => scope
+                .candidate
                 .and_then(|e| e.attributes.get(scope.program.string(*name)))
                 .cloned()
                 .unwrap_or(Value::Null),
@@ -275,7 +283,7 @@ fn happened(
             None => true,
             Some(code) => {
                 let inner = Scope {
-                    event: Some(event),
+                    candidate: Some(event),
                     ..*scope
                 };
                 run(code, &inner, budget)?.truthy()

@@ -229,6 +229,7 @@ fn evaluate_with(
             now: candidate.instant,
             occurrence: &candidate.occurrence,
             event: candidate.event.map(|e| &history.events[e]),
+            candidate: None,
             anniversary: candidate.anniversary,
         };
         let outcome = decide(&scope, rule, &exits, &mut budget)?;
@@ -642,6 +643,7 @@ pub(super) fn seeds(
                         now: change.at,
                         occurrence: "",
                         event: None,
+                        candidate: None,
                         anniversary: None,
                     };
                     let mut budget = Budget {
@@ -697,7 +699,9 @@ fn filter_passes(
         events: &history.events,
         now: event.at,
         occurrence: "",
+        // A trigger's own filter tests the trigger: both names read it.
         event: Some(event),
+        candidate: Some(event),
         anniversary: None,
     };
     let mut budget = Budget {
