@@ -63,6 +63,11 @@ pub fn check_flows(
         diagnostics.append(&mut found);
         files.push((id, file));
     }
+    if project.unreadable {
+        // No schema to check names against: syntax errors only.
+        diagnostics::sort(&mut diagnostics);
+        return (None, diagnostics);
+    }
     let context = check::Context {
         sources,
         project,

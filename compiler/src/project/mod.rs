@@ -57,6 +57,10 @@ pub struct Project {
     pub webhook_settings: BTreeMap<String, WebhookSettings>,
     /// The contact an editor computes trigger dates for (`[editor]`).
     pub sample_contact: Option<SampleContact>,
+    /// The project file is not TOML: its schema is unknown, so flows are
+    /// only parsed — checking them against the standard schema instead
+    /// would report every field as unknown.
+    pub unreadable: bool,
 }
 
 /// The names of the environment variables configuring a webhook. The
@@ -88,6 +92,7 @@ impl Default for Project {
             webhooks: None,
             webhook_settings: BTreeMap::new(),
             sample_contact: None,
+            unreadable: false,
         }
     }
 }
@@ -113,10 +118,20 @@ impl Project {
                     .span()
                     .map(|r| Span::new(r.start, r.end))
                     .unwrap_or_default();
-                diagnostics.push(
-                    Diagnostic::new(Code::InvalidProject, source, span, error.message().trim())
-                        .with_message(format!("`{}` is not valid TOML", sources.path(source))),
-                );
+                let d = Diagnostic::new(Code::InvalidProject, source, span, error.message().trim())
+                    .with_message(format!("`{}` is not valid TOML", sources.path(source)))
+                    .with_note(
+                        "the flows are checked once the project file reads: the \
+                             fields and events they use are declared in it",
+                    );
+                diagnostics.push(match unquoted_key(text, span) {
+                    Some(key) => d.with_help(format!(
+                        "TOML keys with accents or other non-ASCII letters are quoted: \
+                         `\"{key}\" = ...`"
+                    )),
+                    None => d,
+                });
+                project.unreadable = true;
                 return (project, diagnostics);
             }
         };
@@ -403,6 +418,21 @@ fn key_span(text: &str, key: &str) -> Span {
         offset += line.len();
     }
     Span::new(0, text.find('\n').unwrap_or(text.len()))
+}
+
+/// The bare key at the start of the line of `span`, when it holds a
+/// character TOML does not allow unquoted (`prénom = "text"`).
+fn unquoted_key(text: &str, span: Span) -> Option<String> {
+    let start = text
+        .get(..span.start.min(text.len()))?
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    (!key.is_empty() && !key.starts_with(['"', '\'', '[']) && !key.chars().all(bare))
+        .then(|| key.to_string())
 }
 
 #[cfg(test)]
