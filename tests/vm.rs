@@ -464,7 +464,7 @@ const PRESSURE: &str = r#"
 flow shipped { on purchase send sms parcel }
 flow promo { on purchase send sms offer; on 2027-03-02 at 22:30 send late_news }
 policy {
-  at most 1 sms per 1d
+  at most 1 sms per day
   priority shipped > promo
   quiet hours 21:00 to 08:00
 }
@@ -500,7 +500,38 @@ fn a_cap_lets_the_higher_priority_through_and_records_what_yields() {
     };
     assert_eq!(
         offer[0].skipped,
-        Some(Skip::Pressure("at most 1 sms per 1d".into()))
+        Some(Skip::Pressure("at most 1 sms per day".into()))
+    );
+}
+
+#[test]
+fn a_cap_per_day_is_the_contacts_calendar_day_and_per_24h_is_rolling() {
+    // An SMS at 20:00 in Paris, then another at 08:00 the next morning.
+    let flows = |per: &str| {
+        format!(
+            "flow evening {{ on 2027-03-01 at 20:00 send sms news }}\n\
+             flow morning {{ on 2027-03-02 at 08:00 send sms pickup }}\n\
+             policy {{ at most 1 sms per {per} }}\n"
+        )
+    };
+    let morning = |per: &str| {
+        let result = run(
+            &compile(&flows(per)),
+            &paris("p"),
+            &History::default(),
+            &window("2027-03-01T00:00:00Z", "2027-03-03T00:00:00Z"),
+        );
+        let due = result.dues.iter().find(|d| d.flow == "morning").cloned();
+        let Some(Outcome::Planned(actions)) = due.map(|d| d.outcome) else {
+            panic!("the morning SMS is planned: {result:?}")
+        };
+        actions[0].skipped.clone()
+    };
+    assert_eq!(morning("day"), None, "a new calendar day");
+    assert_eq!(
+        morning("24h"),
+        Some(Skip::Pressure("at most 1 sms per 24h".into())),
+        "12 hours after the last one"
     );
 }
 

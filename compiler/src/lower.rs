@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use flowc_runtime::bytecode::{
-    self, ActionCode, CapCode, Code, FieldKind, FlowCode, Lateness, Loc, MessageId, MessageRef, Op,
-    PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
+    self, ActionCode, CapCode, CapPeriod, Code, FieldKind, FlowCode, Lateness, Loc, MessageId,
+    MessageRef, Op, PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
 };
 use flowc_runtime::calendar::{LeapDayRule, Offset};
 
@@ -604,7 +604,10 @@ impl<'a> Lowering<'a> {
                     count: cap.count,
                     channel: cap.channel.map(channel),
                     tasks: cap.tasks,
-                    window: offset_of(cap.window),
+                    window: match cap.window {
+                        program::CapWindow::LocalDay => CapPeriod::LocalDay,
+                        program::CapWindow::Rolling(d) => CapPeriod::Rolling(offset_of(d)),
+                    },
                 })
                 .collect(),
             priority: policy.priority.iter().map(|p| self.string(p)).collect(),

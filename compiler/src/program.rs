@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::project::schema::FieldType;
 use crate::source::SourceId;
+pub use crate::syntax::ast::CapWindow;
 use crate::syntax::ast::{self, Channel, Duration, Expr, Recurrence, TimeOfDay};
 use crate::syntax::Span;
 
@@ -142,7 +143,7 @@ pub struct Cap {
     /// `None` counts every message; else one channel.
     pub channel: Option<Channel>,
     pub tasks: bool,
-    pub window: Duration,
+    pub window: CapWindow,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::diagnostics::{suggest, Code, Diagnostic};
 use crate::program::{Cap, Flow, Policy, QuietHours};
 use crate::source::SourceId;
-use crate::syntax::ast::{CapScope, PolicyDecl, PolicyItem};
+use crate::syntax::ast::{CapScope, CapWindow, Duration, PolicyDecl, PolicyItem, Unit};
 use crate::syntax::Span;
 
 pub fn check_policies(
@@ -41,8 +41,8 @@ pub fn check_policies(
                             ),
                         );
                     }
-                    if window.node.amount == 0 {
-                        diagnostics.push(
+                    match window.node {
+                        CapWindow::Rolling(d) if d.amount == 0 => diagnostics.push(
                             Diagnostic::new(
                                 Code::InvalidPolicy,
                                 source,
@@ -50,7 +50,29 @@ pub fn check_policies(
                                 "an empty window",
                             )
                             .with_message("a pressure window must be longer than zero"),
-                        );
+                        ),
+                        // `per 1d` reads as "a day", but counts the 24 hours
+                        // before each send: a next-morning message is dropped.
+                        CapWindow::Rolling(Duration {
+                            amount: 1,
+                            unit: Unit::Days,
+                        }) => diagnostics.push(
+                            Diagnostic::new(
+                                Code::RollingDay,
+                                source,
+                                window.span,
+                                "the 24 hours before each send",
+                            )
+                            .with_message(
+                                "`per 1d` counts a rolling 24 hours, not the contact's day",
+                            )
+                            .with_help(
+                                "write `per day` for the contact's calendar day (a morning \
+                                 message after an evening one goes), or `per 24h` to keep the \
+                                 rolling window",
+                            ),
+                        ),
+                        _ => {}
                     }
                     let (channel, tasks) = match scope.node {
                         CapScope::Messages => (None, false),

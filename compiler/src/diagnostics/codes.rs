@@ -87,6 +87,7 @@ codes! {
     DuplicateSend = "W0007", Warning, "two flows send one message for one occurrence";
     SenderMayBeEmpty = "W0008", Warning, "sender may be empty";
     FilterIgnoresItsEvent = "W0009", Warning, "filter never reads the event it tests";
+    RollingDay = "W0010", Warning, "`per 1d` is a rolling 24 hours";
 }
 
 impl Code {

@@ -345,12 +345,21 @@ pub struct PolicyDecl {
     pub span: Span,
 }
 
+/// What a pressure cap counts over.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CapWindow {
+    /// `per day`: the contact's local calendar day.
+    LocalDay,
+    /// `per 24h`, `per 7d`: the period before the send.
+    Rolling(Duration),
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum PolicyItem {
     Cap {
         count: Spanned<u32>,
         scope: Spanned<CapScope>,
-        window: Spanned<Duration>,
+        window: Spanned<CapWindow>,
         span: Span,
     },
     Priority {

@@ -403,7 +403,14 @@ impl Builder<'_> {
                         "sms" => CapScope::Channel(Channel::Sms),
                         _ => CapScope::Channel(Channel::Push),
                     };
-                    let window = self.duration(inner.nth(1).expect("grammar: window"));
+                    let window_pair = inner.nth(1).expect("grammar: window");
+                    let window = match window_pair.as_rule() {
+                        Rule::cap_day => Spanned::new(CapWindow::LocalDay, span(&window_pair)),
+                        _ => {
+                            let d = self.duration(window_pair);
+                            Spanned::new(CapWindow::Rolling(d.node), d.span)
+                        }
+                    };
                     items.push(PolicyItem::Cap {
                         count,
                         scope: Spanned::new(scope, span(&scope_pair)),

@@ -47,6 +47,7 @@ pub fn human_name(grammar_rule: Rule) -> Option<&'static str> {
         exit | kw_exit => "`exit`",
         cap | kw_most => "a cap (`at most 3 messages per 7d`)",
         cap_scope => "what the cap counts (`messages`, `email`, `sms`, `push`, `tasks`)",
+        cap_day => "`day` (the contact's calendar day)",
         kw_per => "`per`",
         priority | kw_priority => "`priority`",
         quiet_hours | kw_quiet => "`quiet hours`",

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::format::FORMAT_VERSION;
 use super::op::Op;
 use super::program::{
-    ActionCode, Code, FlowCode, Lateness, Loc, Program, Reentry, RuleCode, TriggerCode,
+    ActionCode, CapPeriod, Code, FlowCode, Lateness, Loc, Program, Reentry, RuleCode, TriggerCode,
 };
 use crate::calendar::{LeapDayRule, Offset};
 
@@ -369,7 +369,11 @@ impl Disassembler<'_> {
                 (false, Some(c)) => c.name().to_string(),
                 (false, None) => "messages".to_string(),
             };
-            let text = format!("cap {} {what} per {}", cap.count, offset(cap.window));
+            let per = match cap.window {
+                CapPeriod::LocalDay => "day (local)".to_string(),
+                CapPeriod::Rolling(o) => offset(o),
+            };
+            let text = format!("cap {} {what} per {per}", cap.count);
             self.line(1, &text, None);
         }
         if !policy.priority.is_empty() {

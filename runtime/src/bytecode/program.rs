@@ -264,5 +264,23 @@ pub struct CapCode {
     /// `None`: every message; else one channel.
     pub channel: Option<Channel>,
     pub tasks: bool,
-    pub window: Offset,
+    pub window: CapPeriod,
+}
+
+/// What a pressure cap counts over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CapPeriod {
+    /// `per day`: the local calendar day of the send, in the contact's zone.
+    LocalDay,
+    /// `per 24h`, `per 7d`: the period that ends at the send.
+    Rolling(Offset),
+}
+
+impl std::fmt::Display for CapPeriod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CapPeriod::LocalDay => write!(f, "day"),
+            CapPeriod::Rolling(o) => write!(f, "{o}"),
+        }
+    }
 }

@@ -15,7 +15,7 @@ use super::eval::{run, Budget, Scope, INSTRUCTION_BUDGET};
 use super::tables::{WindowTables, YearlyFilters};
 use super::value::Value;
 use super::{Action, ContactProblem, Due, Evaluation, Outcome, Skip, VmError, DUE_BUDGET};
-use crate::bytecode::{Code, FlowCode, Lateness, Program, RuleCode, TriggerCode};
+use crate::bytecode::{CapPeriod, Code, FlowCode, Lateness, Program, RuleCode, TriggerCode};
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
     yearly_occurrences, Occurrence, OccurrenceKey, Offset, Window, YearlyFirstDates, ZoneDb,
@@ -359,13 +359,21 @@ fn apply_policy(
             }
         }
     }
+    let day = landing_day(candidate.instant, tz);
     for cap in policy.caps.iter().filter(|c| !c.tasks) {
-        let since = Offset::new(-cap.window.amount, cap.window.unit)
-            .apply_to_instant(candidate.instant, &TimeZone::UTC)
-            .unwrap_or(Timestamp::MIN);
+        let in_period = |at: Timestamp| match cap.window {
+            // The contact's calendar day: a next-morning SMS is a new day.
+            CapPeriod::LocalDay => landing_day(at, tz) == day,
+            CapPeriod::Rolling(window) => {
+                let since = Offset::new(-window.amount, window.unit)
+                    .apply_to_instant(candidate.instant, &TimeZone::UTC)
+                    .unwrap_or(Timestamp::MIN);
+                at > since
+            }
+        };
         let counted = messages
             .iter()
-            .filter(|m| m.at > since && m.at <= candidate.instant)
+            .filter(|m| m.at <= candidate.instant && in_period(m.at))
             .filter(|m| cap.channel.is_none() || m.channel == cap.channel)
             .count();
         for p in actions.iter_mut() {
