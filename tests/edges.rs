@@ -840,3 +840,58 @@ fn a_history_filter_compares_the_tested_event_with_the_trigger() {
         text(&check.stderr)
     );
 }
+
+#[test]
+fn a_transactional_mail_goes_despite_an_unsubscribe_and_stops_at_a_hard_bounce() {
+    let dir = project_with(
+        "transactional",
+        &[
+            (
+                "flow.toml",
+                "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\nbirthday = { type = \"date\", yearly = true }\noptin = { type = \"bool\", consent = \"email\" }\n".into(),
+            ),
+            (
+                "b.flow",
+                "kind: transactional\non birthday send hello\n".into(),
+            ),
+            (
+                "templates/hello.email.txt",
+                "+++\nsubject = \"Your voucher\"\n+++\nHere it is.\n".into(),
+            ),
+            (
+                "contacts.csv",
+                "id,email,birthday,optin\na1,ana@example.com,1990-06-15,false\nb1,bram@example.com,1990-06-15,true\nc1,cleo@example.com,1990-06-15,true\n".into(),
+            ),
+        ],
+    );
+    let build = flowc(&dir, &["build", ".", "-o", "b.flowb"], &[]);
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    // Known before the run: Bram unsubscribed, Cleo's address bounced.
+    ingest(
+        &dir,
+        "feedback.jsonl",
+        "{\"contact\": \"b1\", \"type\": \"unsubscribed\", \"at\": \"2027-06-14T09:00:00Z\"}\n\
+         {\"contact\": \"c1\", \"type\": \"bounced\", \"at\": \"2027-06-14T09:00:00Z\", \"bounce\": \"hard\"}\n",
+    );
+    let out = flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            "b.flowb",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            ON_THE_BIRTHDAY,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // No marketing consent, and an unsubscribe: a transactional mail goes.
+    assert_eq!(mails_to(&dir, "ana@example.com"), 1);
+    assert_eq!(mails_to(&dir, "bram@example.com"), 1);
+    // A hard bounce stops it.
+    assert_eq!(mails_to(&dir, "cleo@example.com"), 0);
+    let report = text(&flowc(&dir, &["report"], &[]).stdout);
+    assert!(report.contains("the email address bounced"), "{report}");
+}

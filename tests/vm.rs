@@ -377,6 +377,92 @@ fn becomes_needs_the_new_value() {
     );
 }
 
+const TRANSACTIONAL: &str = r#"
+flow promo { on 2027-03-01 at 10:00 send sms flash }
+flow pickup {
+  kind: transactional
+  on 2027-03-01 at 22:30 send sms ready
+}
+policy { at most 1 sms per day; quiet hours 21:00 to 08:00 }
+"#;
+
+#[test]
+fn a_transactional_message_is_not_capped_held_or_stopped_by_an_unsubscribe_but_by_a_bounce() {
+    let program = compile(TRANSACTIONAL);
+    let outcome_of = |history: &History, flow: &str| {
+        let result = run(
+            &program,
+            &paris("c"),
+            history,
+            &window("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z"),
+        );
+        let due = result
+            .dues
+            .iter()
+            .find(|d| d.flow == flow)
+            .cloned()
+            .expect("due");
+        let Outcome::Planned(actions) = &due.outcome else {
+            panic!("{due:?}")
+        };
+        (actions[0].skipped.clone(), due.not_before)
+    };
+    // After the flash sale's SMS, in the quiet hours: it goes, at 22:30.
+    let quiet = History::default();
+    assert_eq!(outcome_of(&quiet, "promo"), (None, None));
+    assert_eq!(outcome_of(&quiet, "pickup"), (None, None));
+    // An unsubscribe from SMS stops the promotion, not the pickup notice.
+    let unsubscribed = History {
+        events: vec![Event::new("u", "unsubscribed", ts("2027-02-01T00:00:00Z"))
+            .with("channel", Value::Text("sms".into()))],
+        ..History::default()
+    };
+    assert_eq!(
+        outcome_of(&unsubscribed, "promo").0,
+        Some(Skip::NoConsent(Channel::Sms))
+    );
+    assert_eq!(outcome_of(&unsubscribed, "pickup").0, None);
+    // A hard bounce of the number stops both; a soft one neither.
+    let bounce = |kind: &str| History {
+        events: vec![Event::new("b", "bounced", ts("2027-02-01T00:00:00Z"))
+            .with("channel", Value::Text("sms".into()))
+            .with("bounce", Value::Text(kind.into()))],
+        ..History::default()
+    };
+    assert_eq!(
+        outcome_of(&bounce("hard"), "pickup").0,
+        Some(Skip::Bounced(Channel::Sms))
+    );
+    assert_eq!(
+        outcome_of(&bounce("hard"), "promo").0,
+        Some(Skip::Bounced(Channel::Sms))
+    );
+    assert_eq!(outcome_of(&bounce("soft"), "pickup").0, None);
+    // A marketing flow under the same policy is capped and held.
+    let marketing = compile(&TRANSACTIONAL.replace("kind: transactional", "kind: marketing"));
+    let result = run(
+        &marketing,
+        &paris("c"),
+        &History::default(),
+        &window("2027-03-01T00:00:00Z", "2027-03-02T00:00:00Z"),
+    );
+    let pickup = result
+        .dues
+        .iter()
+        .find(|d| d.flow == "pickup")
+        .expect("due");
+    let Outcome::Planned(actions) = &pickup.outcome else {
+        panic!()
+    };
+    assert!(
+        matches!(
+            &actions[0].skipped,
+            Some(Skip::Pressure(_)) | Some(Skip::QuietHours)
+        ),
+        "{actions:?}"
+    );
+}
+
 #[test]
 fn consent_and_unsubscription() {
     let program = compile("on 2027-03-01 send sms promo");

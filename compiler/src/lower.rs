@@ -216,6 +216,7 @@ impl<'a> Lowering<'a> {
                 program::LeapDay::Feb28 => LeapDayRule::Feb28,
                 program::LeapDay::Mar1 => LeapDayRule::Mar1,
             },
+            transactional: settings.transactional,
             audience,
             messages: tables.messages,
             filters: tables.filters,

@@ -77,6 +77,9 @@ pub struct FlowSettings {
     pub lateness: Lateness,
     pub reentry: Reentry,
     pub leap_day: LeapDay,
+    /// `kind: transactional`: messages the contact asked for (a receipt, a
+    /// parcel ready): no marketing consent, caps or quiet hours apply.
+    pub transactional: bool,
 }
 
 impl FlowSettings {
@@ -89,6 +92,7 @@ impl FlowSettings {
             lateness: Lateness::SameDay,
             reentry: Reentry::Once,
             leap_day: LeapDay::Feb28,
+            transactional: false,
         }
     }
 }

@@ -34,6 +34,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "`once`, `never` or a duration, e.g. `reentry: 30d`",
     ),
     ("leap_day", "`feb28` or `mar1`"),
+    (
+        "kind",
+        "`marketing` or `transactional`, e.g. `kind: transactional`",
+    ),
 ];
 
 pub fn check_settings(
@@ -180,6 +184,11 @@ pub fn check_settings(
                 Some("feb28") => result.leap_day = LeapDay::Feb28,
                 Some("mar1") => result.leap_day = LeapDay::Mar1,
                 _ => invalid("this is not `feb28` or `mar1`"),
+            },
+            "kind" => match word {
+                Some("marketing") => result.transactional = false,
+                Some("transactional") => result.transactional = true,
+                _ => invalid("this is not `marketing` or `transactional`"),
             },
             _ => {
                 let suggestion = suggest::closest(key, SETTINGS.iter().map(|(k, _)| *k));

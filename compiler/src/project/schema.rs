@@ -150,6 +150,12 @@ impl Schema {
             ),
             ("redeemed", &[("coupon", FieldType::Text)][..]),
             ("unsubscribed", &[("channel", FieldType::Text)][..]),
+            // A hard bounce (`"bounce": "soft"` is not) stops every message
+            // to that address, transactional ones too.
+            (
+                "bounced",
+                &[("channel", FieldType::Text), ("bounce", FieldType::Text)][..],
+            ),
         ] {
             events.insert(
                 name.to_string(),

@@ -133,6 +133,9 @@ pub struct FlowCode {
     pub lateness: Lateness,
     pub reentry: Reentry,
     pub leap_day: LeapDayRule,
+    /// `kind: transactional`: no marketing consent, caps or quiet hours;
+    /// only a hard bounce stops its messages.
+    pub transactional: bool,
     pub audience: Option<Code>,
     /// Messages referred to by conditions: a name and the rules sending it.
     pub messages: Vec<MessageRef>,

@@ -134,6 +134,15 @@ pub fn render_due(
             Action::Exit => json!({ "kind": "exit", "id": id, "contact": contact.id, "flow": due.flow }),
         });
     }
+    // A transactional message is stopped at hand-off by a hard bounce only,
+    // not by an unsubscribe.
+    let transactional = program
+        .flows
+        .iter()
+        .any(|f| f.transactional && program.string(f.name) == due.flow);
+    if transactional {
+        return Ok(json!({ "actions": actions, "transactional": true }));
+    }
     Ok(json!({ "actions": actions }))
 }
 

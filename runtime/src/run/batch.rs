@@ -221,6 +221,8 @@ impl Batch {
                 .map(|e| e.at)
                 .min();
             let mut withdrawn_at = None;
+            let mut bounced = false;
+            let transactional = payload["transactional"].as_bool().unwrap_or(false);
             if let Some(actions) = payload
                 .get_mut("actions")
                 .and_then(serde_json::Value::as_array_mut)
@@ -235,10 +237,13 @@ impl Batch {
                     }
                     let stop = withdrawals
                         .iter()
-                        .filter(|w| w.contact == record.key.contact && w.covers(kind, now))
-                        .map(|w| w.at)
-                        .min();
-                    withdrawn_at = withdrawn_at.or(stop);
+                        .filter(|w| w.contact == record.key.contact)
+                        .filter(|w| w.covers(kind, transactional, now))
+                        .min_by_key(|w| w.at);
+                    if let Some(w) = stop {
+                        withdrawn_at = withdrawn_at.or(Some(w.at));
+                        bounced |= w.bounce;
+                    }
                     stop.is_none()
                 });
                 if actions.is_empty() {
@@ -247,7 +252,12 @@ impl Batch {
                         continue;
                     }
                     if let Some(at) = withdrawn_at {
-                        skipped.push((record, format!("unsubscribed at {at}")));
+                        let why = if bounced {
+                            "address bounced"
+                        } else {
+                            "unsubscribed"
+                        };
+                        skipped.push((record, format!("{why} at {at}")));
                         continue;
                     }
                 }

@@ -330,28 +330,44 @@ pub struct Withdrawal {
     /// `None`: every channel (no `channel`, an empty one, or `all`).
     pub channel: Option<String>,
     pub at: Timestamp,
+    /// A hard bounce, not an unsubscribe: it stops transactional messages
+    /// too.
+    pub bounce: bool,
 }
 
 impl Withdrawal {
-    /// The withdrawal an event says, if it is an `unsubscribed`.
+    /// The withdrawal an event says: an `unsubscribed`, or a `bounced`
+    /// that is not `"bounce": "soft"` (of e-mail, unless it names a channel).
     pub fn of(contact: &str, event: &Event) -> Option<Withdrawal> {
-        if event.kind != "unsubscribed" {
-            return None;
-        }
-        let channel = match event.attributes.get("channel") {
-            Some(crate::vm::Value::Text(c)) if !c.is_empty() && c != "all" => Some(c.clone()),
+        let text = |key: &str| match event.attributes.get(key) {
+            Some(crate::vm::Value::Text(t)) => Some(t.as_str()),
             _ => None,
+        };
+        let (channel, bounce) = match event.kind.as_str() {
+            "unsubscribed" => (
+                text("channel").filter(|c| !c.is_empty() && *c != "all"),
+                false,
+            ),
+            "bounced" if text("bounce") != Some("soft") => (
+                Some(text("channel").filter(|c| !c.is_empty()).unwrap_or("email")),
+                true,
+            ),
+            _ => return None,
         };
         Some(Withdrawal {
             contact: contact.to_string(),
-            channel,
+            channel: channel.map(str::to_string),
             at: event.at,
+            bounce,
         })
     }
 
-    /// Whether it withdraws consent for `channel` by `now`.
-    pub fn covers(&self, channel: &str, now: Timestamp) -> bool {
-        self.at <= now && self.channel.as_deref().is_none_or(|c| c == channel)
+    /// Whether it stops a message on `channel` by `now` (a transactional
+    /// one only when it is a bounce).
+    pub fn covers(&self, channel: &str, transactional: bool, now: Timestamp) -> bool {
+        self.at <= now
+            && (self.bounce || !transactional)
+            && self.channel.as_deref().is_none_or(|c| c == channel)
     }
 }
 
@@ -405,4 +421,34 @@ pub struct RunInfo {
     /// `None`: it did not complete (still running, or stopped).
     pub finished_at: Option<String>,
     pub summary: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Withdrawal;
+    use crate::vm::{Event, Value};
+
+    #[test]
+    fn an_unsubscribe_stops_marketing_only_and_a_hard_bounce_everything_on_its_channel() {
+        let at = "2027-03-01T10:00:00Z".parse().unwrap();
+        let now = "2027-03-02T10:00:00Z".parse().unwrap();
+        let unsubscribe = Withdrawal::of("c", &Event::new("u", "unsubscribed", at)).unwrap();
+        assert!(unsubscribe.covers("email", false, now));
+        assert!(!unsubscribe.covers("email", true, now));
+        let bounce = Withdrawal::of("c", &Event::new("b", "bounced", at)).unwrap();
+        assert!(bounce.covers("email", true, now) && bounce.covers("email", false, now));
+        assert!(
+            !bounce.covers("sms", true, now),
+            "a bounce names e-mail unless told"
+        );
+        assert!(!bounce.covers(
+            "email",
+            true,
+            at.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap()
+        ));
+        let soft = Event::new("s", "bounced", at).with("bounce", Value::Text("soft".into()));
+        assert!(Withdrawal::of("c", &soft).is_none());
+        let sms = Event::new("s", "bounced", at).with("channel", Value::Text("sms".into()));
+        assert!(Withdrawal::of("c", &sms).unwrap().covers("sms", true, now));
+    }
 }

@@ -94,7 +94,12 @@ pub(super) fn decide(
                 vars,
                 ..
             } => {
-                let consent = super::eval::consents_for(scope, *channel);
+                let skip = if super::eval::bounced(scope.events, *channel, scope.now) {
+                    Some(Skip::Bounced(*channel))
+                } else {
+                    (!super::eval::consents_for(scope, *channel))
+                        .then_some(Skip::NoConsent(*channel))
+                };
                 let action = Action::Send {
                     channel: *channel,
                     template: scope.program.string(*template).to_string(),
@@ -103,7 +108,7 @@ pub(super) fn decide(
                     vars: values(scope, vars, budget)?,
                     redemption: redemption(scope),
                 };
-                (action, (!consent).then_some(Skip::NoConsent(*channel)))
+                (action, skip)
             }
             ActionCode::Task {
                 kind,

@@ -249,6 +249,14 @@ fn matching<'s>(
 /// Consent: the channel's consent field (if the project declares one) is
 /// true, and no unsubscription for the channel (or for all) is known by now.
 pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
+    if bounced(scope.events, channel, scope.now) {
+        return false;
+    }
+    // A transactional message (a receipt, a parcel ready) was asked for: it
+    // needs no marketing consent, and a marketing unsubscribe does not stop it.
+    if scope.flow.transactional {
+        return true;
+    }
     let field_ok = scope
         .program
         .consent_fields
@@ -264,6 +272,21 @@ pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
             }
     });
     field_ok && !unsubscribed
+}
+
+/// Whether the contact's address for `channel` bounced for good by `now`:
+/// a `bounced` event for that channel (or none named) that is not
+/// `"bounce": "soft"`. It stops every message, transactional ones too.
+pub fn bounced(events: &[Event], channel: Channel, now: Timestamp) -> bool {
+    events.iter().any(|e| {
+        e.kind == "bounced"
+            && e.at <= now
+            && !matches!(e.attributes.get("bounce"), Some(Value::Text(b)) if b == "soft")
+            && match e.attributes.get("channel") {
+                Some(Value::Text(c)) => c == channel.name() || c.is_empty(),
+                _ => channel == Channel::Email,
+            }
+    })
 }
 
 /// Whether an event of `kind` passing `filter` happened in [since, now].

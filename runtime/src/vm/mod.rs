@@ -126,6 +126,8 @@ pub enum Skip {
     NotIssued(String),
     /// No consent for the channel (or unsubscribed).
     NoConsent(Channel),
+    /// The contact's address for the channel bounced for good.
+    Bounced(Channel),
     /// The flow's re-entry setting keeps the contact out.
     Reentry,
     /// The contact left the flow by `exit`.
@@ -150,6 +152,7 @@ impl std::fmt::Display for Skip {
                 )
             }
             Skip::NoConsent(channel) => write!(f, "no consent for {}", channel.name()),
+            Skip::Bounced(channel) => write!(f, "the {} address bounced", channel.name()),
             Skip::Reentry => write!(f, "re-entry not allowed yet"),
             Skip::Exited => write!(f, "left the flow"),
             Skip::QuietHours => write!(f, "quiet hours last past its deadline"),

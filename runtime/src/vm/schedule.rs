@@ -258,7 +258,12 @@ fn evaluate_with(
             continue;
         }
         let mut outcome = outcome;
-        let not_before = apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages);
+        // A transactional message is neither held by quiet hours nor capped.
+        let not_before = if flow.transactional {
+            None
+        } else {
+            apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages)
+        };
         let first_send = match &outcome {
             Outcome::Planned(actions) => {
                 actions.iter().find_map(|p| match (&p.action, &p.skipped) {
@@ -360,6 +365,12 @@ fn apply_policy(
         }
     }
     let day = landing_day(candidate.instant, tz);
+    let transactional: BTreeSet<&str> = program
+        .flows
+        .iter()
+        .filter(|f| f.transactional)
+        .map(|f| program.string(f.name))
+        .collect();
     for cap in policy.caps.iter().filter(|c| !c.tasks) {
         let in_period = |at: Timestamp| match cap.window {
             // The contact's calendar day: a next-morning SMS is a new day.
@@ -371,9 +382,11 @@ fn apply_policy(
                 at > since
             }
         };
+        // Transactional messages do not count against marketing caps.
         let counted = messages
             .iter()
             .filter(|m| m.at <= candidate.instant && in_period(m.at))
+            .filter(|m| !transactional.contains(m.flow.as_str()))
             .filter(|m| cap.channel.is_none() || m.channel == cap.channel)
             .count();
         for p in actions.iter_mut() {

@@ -623,9 +623,9 @@ impl StateStore for SqliteState {
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
             self.per_contact(
                 "SELECT contact, id, kind, at, attributes FROM events
-                 WHERE contact IN (?) AND kind = 'unsubscribed'",
+                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'bounced')",
                 chunk,
-                "cannot read the contacts' unsubscriptions",
+                "cannot read the contacts' unsubscriptions and bounces",
                 |row, events: &mut Vec<Event>| {
                     events.push(event_at(row, 1)?);
                     Ok(())
