@@ -747,6 +747,79 @@ fn a_send_moved_out_of_a_gap_that_ends_at_midnight_is_never_due_after_its_deadli
             due.instant,
             due.deadline
         );
-        // Every other zone's sends too: never due after their deadline.
     }
+}
+
+#[test]
+fn in_every_zone_whose_gap_touches_midnight_a_moved_send_is_due_before_its_deadline() {
+    // Every gap of every bundled zone from 2000 to 2037 that starts at,
+    // ends at or spans local midnight: a send at each half hour inside it
+    // (and at midnight itself) is due on time, never after its deadline.
+    let zones = ZoneDb::bundled();
+    let program = compile("on birthday at 23:30 send late\non birthday at 00:00 send midnight");
+    let from: Timestamp = "2000-01-01T00:00:00Z".parse().unwrap();
+    let until: Timestamp = "2038-01-01T00:00:00Z".parse().unwrap();
+    let mut gaps = 0;
+    let mut zones_seen = std::collections::BTreeSet::new();
+    for name in zones.names() {
+        let tz = zones.get(name).expect("a bundled zone");
+        let mut before = tz.to_offset(from);
+        for transition in tz.following(from) {
+            let at = transition.timestamp();
+            if at > until {
+                break;
+            }
+            let after = transition.offset();
+            let (old, new) = (before, after);
+            before = after;
+            if new <= old {
+                continue; // an overlap, or no change of offset
+            }
+            // The gap in local time: [at in the old offset, at in the new).
+            let start = at.to_zoned(jiff::tz::TimeZone::fixed(old)).datetime();
+            let end = at.to_zoned(jiff::tz::TimeZone::fixed(new)).datetime();
+            let touches_midnight = start.date() != end.date()
+                || start.time() == jiff::civil::Time::midnight()
+                || end.time() == jiff::civil::Time::midnight();
+            if !touches_midnight {
+                continue;
+            }
+            gaps += 1;
+            zones_seen.insert(name.clone());
+            // The birthday on the day the gap starts, and on the next day.
+            for day in [start.date(), end.date()] {
+                // (29 February and later days exist in 1992, a leap year.)
+                let contact = Contact::new("z")
+                    .with("time_zone", Value::Text(name.clone()))
+                    .with("email", Value::Text("z@example.com".into()))
+                    .with("birthday", Value::Date(date(1992, day.month(), day.day())));
+                let w = Window::new(
+                    at.checked_sub(jiff::SignedDuration::from_hours(72))
+                        .unwrap(),
+                    at.checked_add(jiff::SignedDuration::from_hours(72))
+                        .unwrap(),
+                )
+                .unwrap();
+                let result = evaluate(&program, &zones, &contact, &History::default(), &w)
+                    .expect("evaluation");
+                for due in &result.dues {
+                    assert!(
+                        due.deadline >= due.instant,
+                        "{name}, gap {start} to {end}: {} due {} after its deadline {}",
+                        due.rule,
+                        due.instant,
+                        due.deadline
+                    );
+                }
+            }
+        }
+    }
+    // Nuuk and Scoresbysund (2023-), and the historical ones (Cuba, Chile,
+    // Paraguay, ... changed at midnight).
+    assert!(gaps > 50, "{gaps} gaps in {zones_seen:?}");
+    eprintln!(
+        "{gaps} gaps touching midnight in {} zones",
+        zones_seen.len()
+    );
+    assert!(zones_seen.contains("America/Nuuk"), "{zones_seen:?}");
 }

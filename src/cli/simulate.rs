@@ -11,7 +11,7 @@ use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode::Program;
 use flowc_runtime::calendar::{shown_deadline, Window};
 use flowc_runtime::delivery::{render_due, RenderSettings};
-use flowc_runtime::input::{read_events, ContactReader};
+use flowc_runtime::input::{read_changes, read_events, ContactReader};
 use flowc_runtime::vm::{Action, Contact, ContactProblem, Due, Evaluator, History, Outcome, Skip};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -31,6 +31,12 @@ pub struct SimulateArgs {
     /// Events (JSON Lines), including what-if feedback such as a redemption.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
+
+    /// Field changes (JSON Lines: `contact`, `field`, `at`, `new`, `old`),
+    /// for `becomes` and `changes` triggers. `--contacts` holds the values
+    /// as of the end of the simulation.
+    #[arg(long, value_name = "FILE")]
+    changes: Option<PathBuf>,
 
     /// First day (YYYY-MM-DD, from 00:00 UTC) or instant of the simulation.
     #[arg(long, value_name = "DATE")]
@@ -98,6 +104,21 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let mut changes = match load_changes(&program, args.changes.as_deref()) {
+        Ok(changes) => changes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.changes.is_none() {
+        for (flow, rule) in change_triggered(&program) {
+            eprintln!(
+                "note: {flow}/{rule} fires when a field changes: give the changes with \
+                 `--changes FILE` to see it (one contacts file shows no change)"
+            );
+        }
+    }
     let file = match File::open(&args.contacts) {
         Ok(file) => file,
         Err(error) => {
@@ -140,6 +161,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
         contacts += 1;
         let history = History {
             events: events.remove(&contact.id).unwrap_or_default(),
+            changes: changes.remove(&contact.id).unwrap_or_default(),
             ..History::default()
         };
         match evaluator.evaluate(&contact, &history, &window) {
@@ -212,6 +234,45 @@ pub fn load_events(
         );
     }
     Ok(events.by_contact)
+}
+
+/// Field changes by contact from a JSON Lines file (none without a file);
+/// bad lines are reported with their line number and skipped.
+fn load_changes(
+    program: &flowc_runtime::bytecode::Program,
+    path: Option<&std::path::Path>,
+) -> Result<std::collections::HashMap<String, Vec<flowc_runtime::vm::FieldChange>>, String> {
+    let Some(path) = path else {
+        return Ok(Default::default());
+    };
+    let file = File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let changes = read_changes(program, BufReader::new(file));
+    for error in &changes.errors {
+        eprintln!(
+            "warning: {}:{}: {}; line skipped",
+            path.display(),
+            error.line,
+            super::printable(&error.reason)
+        );
+    }
+    Ok(changes.by_contact)
+}
+
+/// The rules that fire on a field change (`becomes`, `changes`).
+fn change_triggered(program: &flowc_runtime::bytecode::Program) -> Vec<(&str, &str)> {
+    use flowc_runtime::bytecode::TriggerCode;
+    program
+        .flows
+        .iter()
+        .flat_map(|flow| flow.rules.iter().map(move |rule| (flow, rule)))
+        .filter(|(_, rule)| {
+            matches!(
+                rule.trigger,
+                TriggerCode::Becomes { .. } | TriggerCode::Changes { .. }
+            )
+        })
+        .map(|(flow, rule)| (program.string(flow.name), program.string(rule.name)))
+        .collect()
 }
 
 /// `2027-01-01` (a day from 00:00 UTC; as `--to`, the whole day) or an

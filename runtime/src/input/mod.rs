@@ -2,10 +2,12 @@
 //! typed by the schema the program carries. Bad rows are reported with
 //! their line and cause; the others are read.
 
+mod changes;
 mod contacts;
 mod events;
 mod values;
 
+pub use changes::{read_changes, Changes};
 pub use contacts::{ContactReader, MAX_VALUE};
 pub use events::{read_events, Events};
 pub use values::parse_cell;

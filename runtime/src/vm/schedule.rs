@@ -264,23 +264,26 @@ fn evaluate_with(
         } else {
             apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages)
         };
-        let first_send = match &outcome {
-            Outcome::Planned(actions) => {
-                actions.iter().find_map(|p| match (&p.action, &p.skipped) {
+        // What the state will record as done for this rule: any action not
+        // skipped (a task too, whose follow-up `when 2d after call` the
+        // next run finds in the state), on the channel of its first send.
+        let done = match &outcome {
+            Outcome::Planned(actions) if actions.iter().any(|p| p.skipped.is_none()) => {
+                Some(actions.iter().find_map(|p| match (&p.action, &p.skipped) {
                     (Action::Send { channel, .. }, None) => Some(*channel),
                     _ => None,
-                })
+                }))
             }
-            Outcome::Skipped(_) => None,
+            _ => None,
         };
-        if let Some(channel) = first_send {
+        if let Some(channel) = done {
             let mut sent = SentMessage::new(
                 flow_name,
                 rule_name,
                 &candidate.occurrence,
                 candidate.instant,
             );
-            sent.channel = Some(channel);
+            sent.channel = channel;
             let sent = with_feedback(sent, &history.events);
             follow_ups(program, &zones_of_flows, &sent, window, &mut queue);
             messages.push(sent);
@@ -387,6 +390,8 @@ fn apply_policy(
             .iter()
             .filter(|m| m.at <= candidate.instant && in_period(m.at))
             .filter(|m| !transactional.contains(m.flow.as_str()))
+            // A task or a webhook is not a message.
+            .filter(|m| m.channel.is_some())
             .filter(|m| cap.channel.is_none() || m.channel == cap.channel)
             .count();
         for p in actions.iter_mut() {
