@@ -93,9 +93,18 @@ fn a_second_run_at_the_same_instant_sends_nothing_again() {
     let mail =
         std::fs::read_to_string(dir.join("outbox").join(files.iter().next().unwrap())).unwrap();
     assert!(mail.contains("To: Ana <ana@example.com>"), "{mail}");
+    // RFC 8058: a signed token, and the one-click POST header.
     assert!(
-        mail.contains("List-Unsubscribe: <https://example.invalid/unsubscribe/"),
+        mail.contains("List-Unsubscribe: <https://example.invalid/u/"),
         "{mail}"
+    );
+    assert!(
+        mail.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{mail}"
+    );
+    assert!(
+        !mail.contains("c001"),
+        "no contact id in the message: {mail}"
     );
     assert!(
         mail.lines()

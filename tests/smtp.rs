@@ -35,7 +35,7 @@ fn assert_birthday_mails(mails: &[String]) {
             "{mail}"
         );
         assert!(
-            mail.contains("List-Unsubscribe: <https://example.invalid/unsubscribe/"),
+            mail.contains("List-Unsubscribe: <https://example.invalid/u/"),
             "{mail}"
         );
         assert!(

@@ -5,6 +5,7 @@ pub mod bytecode;
 pub mod calendar;
 pub mod delivery;
 pub mod input;
+pub mod keys;
 pub mod run;
 pub mod state;
 pub mod vm;

@@ -79,14 +79,15 @@ pub struct RunArgs {
     )]
     from_address: String,
 
-    /// Base of unsubscribe links (the message id is appended).
-    #[arg(
-        long,
-        value_name = "URL",
-        default_value = "https://example.invalid/unsubscribe",
-        env = "FLOWC_UNSUBSCRIBE_URL"
-    )]
-    unsubscribe_url: String,
+    /// Where `flowc serve` answers (e.g. https://m.example.com): unsubscribe
+    /// links point there, and template links and the open pixel are tracked
+    /// through it. Without it, unsubscribe links point at example.invalid.
+    #[arg(long, value_name = "URL", env = "FLOWC_PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// An address for the `mailto:` form of List-Unsubscribe.
+    #[arg(long, value_name = "ADDRESS", env = "FLOWC_UNSUBSCRIBE_MAILTO")]
+    unsubscribe_mailto: Option<String>,
 
     /// Send e-mail through this SMTP server (`host:port`) instead of the
     /// outbox folder. Credentials come from FLOWC_SMTP_USER and
@@ -308,7 +309,9 @@ fn execute(args: RunArgs, zones: &ZoneDb) -> Result<u8, (u8, String)> {
         },
         render: RenderSettings {
             default_sender: args.from_address.clone(),
-            unsubscribe_base: args.unsubscribe_url.clone(),
+            public_url: args.public_url.clone(),
+            unsubscribe_mailto: args.unsubscribe_mailto.clone(),
+            keys: flowc_runtime::keys::for_state(&mut store).map_err(|e| usage(e.0))?,
         },
         backoff: Backoff {
             first: args.retry_wait,

@@ -373,9 +373,12 @@ fn describe_action(action: &Action) -> String {
 /// `flowc run` could not render (an address missing, an event attribute a
 /// template needs) says so here as it would there.
 fn rows_of(program: &Program, contact: &Contact, due: &Due) -> Vec<Row> {
+    // Only whether it renders matters here: any key will do.
     let settings = RenderSettings {
         default_sender: "flowc <noreply@example.invalid>".into(),
-        unsubscribe_base: "https://example.invalid/unsubscribe".into(),
+        public_url: None,
+        unsubscribe_mailto: None,
+        keys: flowc_runtime::keys::Keys::new(b"simulate: nothing is sent".to_vec(), Vec::new()),
     };
     let cannot_render = render_due(program, contact, due, "simulated", &settings)
         .err()

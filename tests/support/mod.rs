@@ -352,7 +352,12 @@ pub fn library_run(
         lookback: jiff::SignedDuration::from_hours(lookback_hours),
         render: RenderSettings {
             default_sender: "shop <shop@example.com>".into(),
-            unsubscribe_base: "https://example.com/u".into(),
+            public_url: Some("https://example.com".into()),
+            unsubscribe_mailto: None,
+            keys: flowc_runtime::keys::Keys::new(
+                b"a test secret of 32 bytes or more".to_vec(),
+                Vec::new(),
+            ),
         },
         backoff: Default::default(),
         row_index: None,

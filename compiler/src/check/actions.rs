@@ -16,6 +16,7 @@ use crate::syntax::Span;
 /// (empty until one is redeemed): `{{ redemption.product }}`.
 const BUILTIN_VARIABLES: &[&str] = &[
     "unsubscribe_url",
+    "open_pixel_url",
     "links",
     "flow",
     "sender",

@@ -13,8 +13,25 @@ use crate::vm::{Action, Contact, Due, Outcome, Value};
 pub struct RenderSettings {
     /// `From:` when a rule gives no sender.
     pub default_sender: String,
-    /// Base of the unsubscribe link; the message id is appended.
-    pub unsubscribe_base: String,
+    /// Where `flowc serve` answers (`https://m.example.com`): unsubscribe
+    /// links go there, and template links and the open pixel are tracked
+    /// through it. `None`: unsubscribe links point at `example.invalid` (no
+    /// service answers them) and links go straight to their targets.
+    pub public_url: Option<String>,
+    /// `List-Unsubscribe`'s `mailto:` form, when the operator has one.
+    pub unsubscribe_mailto: Option<String>,
+    /// Keys link tokens and coupon codes.
+    pub keys: crate::keys::Keys,
+}
+
+impl RenderSettings {
+    fn link(&self, path: &str, token: &str) -> String {
+        let base = self
+            .public_url
+            .as_deref()
+            .unwrap_or("https://example.invalid");
+        format!("{}/{path}/{token}", base.trim_end_matches('/'))
+    }
 }
 
 /// The JSON payload of a due rule for `contact`: one entry per action that
@@ -75,18 +92,45 @@ pub fn render_due(
                     let expires = validity
                         .and_then(|v| v.apply_to_instant(due.instant, &jiff::tz::TimeZone::UTC).ok())
                         .map(|t| t.to_string());
-                    let code = format!("{}-{}", template.to_uppercase(), &message_id[..8.min(message_id.len())]);
+                    let key = crate::state::SendKey {
+                        flow: due.flow.clone(),
+                        rule: due.rule.clone(),
+                        contact: contact.id.clone(),
+                        occurrence: due.occurrence.clone(),
+                    };
+                    let code = settings.keys.coupon_code(template, &key);
                     context.insert(
                         "coupon".into(),
                         minijinja::Value::from_serialize(json!({ "code": code, "expires": expires })),
                     );
                 }
-                let unsubscribe = format!("{}/{id}", settings.unsubscribe_base.trim_end_matches('/'));
+                use crate::keys::Purpose;
+                let keys = &settings.keys;
+                let unsubscribe = settings.link("u", &keys.token(Purpose::Unsubscribe, &id, None));
                 context.insert("unsubscribe_url".into(), unsubscribe.clone().into());
                 context.insert("flow".into(), due.flow.clone().into());
                 context.insert("today".into(), due.local_date.to_string().into());
-                let links: serde_json::Map<String, serde_json::Value> =
-                    found.links.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                // Behind `flowc serve`, a declared link is a tracked one
+                // that redirects to its target; nothing else redirects.
+                let tracked = settings.public_url.is_some();
+                let open_pixel = if tracked {
+                    settings.link("o", &keys.token(Purpose::Open, &id, None))
+                } else {
+                    String::new()
+                };
+                context.insert("open_pixel_url".into(), open_pixel.into());
+                let links: serde_json::Map<String, serde_json::Value> = found
+                    .links
+                    .iter()
+                    .map(|(name, target)| {
+                        let url = if tracked {
+                            settings.link("c", &keys.token(Purpose::Click, &id, Some(name)))
+                        } else {
+                            target.clone()
+                        };
+                        (name.clone(), json!(url))
+                    })
+                    .collect();
                 context.insert("links".into(), minijinja::Value::from_serialize(links));
                 let from = sender.clone().unwrap_or_else(|| settings.default_sender.clone());
                 context.insert("sender".into(), from.clone().into());
@@ -99,7 +143,7 @@ pub fn render_due(
                             None => template.clone(),
                         };
                         let (eml, envelope_from, envelope_to) =
-                            email(program, contact, &from, &subject, body, found.html, &id, &unsubscribe, due)?;
+                            email(program, contact, &from, &subject, body, found.html, &id, &unsubscribe, settings.unsubscribe_mailto.as_deref(), due)?;
                         json!({ "kind": "email", "id": id, "eml": eml, "envelope_from": envelope_from, "envelope_to": envelope_to })
                     }
                     Channel::Sms | Channel::Push => {
@@ -198,6 +242,7 @@ fn email(
     html: bool,
     id: &str,
     unsubscribe: &str,
+    mailto: Option<&str>,
     due: &Due,
 ) -> Result<(String, String, String), String> {
     let to_text = contact
@@ -235,7 +280,13 @@ fn email(
         .from(from)
         .to(to)
         .subject(subject.replace(['\r', '\n'], " "))
-        .header(ListUnsubscribe(format!("<{unsubscribe}>")))
+        // RFC 2369 and RFC 8058: one-click unsubscribe by a POST to the
+        // https URL, which `flowc serve` answers.
+        .header(ListUnsubscribe(match mailto {
+            Some(address) => format!("<{unsubscribe}>, <mailto:{address}?subject=unsubscribe>"),
+            None => format!("<{unsubscribe}>"),
+        }))
+        .header(ListUnsubscribePost)
         .header(if html {
             ContentType::TEXT_HTML
         } else {
@@ -312,6 +363,24 @@ pub fn stamp_date(eml: &str, at: jiff::Timestamp) -> String {
     }
     out.push_str(body);
     out
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl lettre::message::header::Header for ListUnsubscribePost {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
+    }
 }
 
 /// `List-Unsubscribe: <url>`

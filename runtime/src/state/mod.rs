@@ -307,6 +307,11 @@ pub trait StateStore {
     fn acknowledge(&mut self, ids: Option<&[String]>, at: Timestamp) -> StateResult<u64>;
     /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
     fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
+    /// The state's own secret (32 random bytes, created once), keying link
+    /// tokens and coupon codes when the environment gives no secret.
+    fn own_secret(&mut self) -> StateResult<Vec<u8>>;
+    /// The send whose id (`SendKey::id`) is `id`, if one was recorded.
+    fn send_by_id(&self, id: &str) -> StateResult<Option<SendKey>>;
 }
 
 /// What makes a contact's state matter to a run, for

@@ -375,8 +375,8 @@ impl StateStore for SqliteState {
         let inserted = self
             .connection
             .execute(
-                "INSERT OR IGNORE INTO sends (flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload, run_id, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5)",
+                "INSERT OR IGNORE INTO sends (flow, rule, contact, occurrence, due_at, deadline, not_before, channel, status, reason, payload, run_id, updated_at, message_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?5, ?13)",
                 params![
                     send.key.flow,
                     send.key.rule,
@@ -390,6 +390,7 @@ impl StateStore for SqliteState {
                     send.reason,
                     send.payload,
                     run,
+                    send.key.id(),
                 ],
             )
             .map_err(error("cannot record a due send"))?;
@@ -616,6 +617,42 @@ impl StateStore for SqliteState {
             )?;
         }
         Ok(found)
+    }
+
+    fn own_secret(&mut self) -> StateResult<Vec<u8>> {
+        let fresh = crate::keys::random_secret().map_err(|e| StateError(e.0))?;
+        // Two processes creating it at once keep the first.
+        self.connection
+            .execute(
+                "INSERT OR IGNORE INTO secrets (name, value) VALUES ('links', ?1)",
+                [&fresh],
+            )
+            .map_err(error("cannot store the state's secret"))?;
+        self.connection
+            .query_row(
+                "SELECT value FROM secrets WHERE name = 'links'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(error("cannot read the state's secret"))
+    }
+
+    fn send_by_id(&self, id: &str) -> StateResult<Option<SendKey>> {
+        self.connection
+            .query_row(
+                "SELECT flow, rule, contact, occurrence FROM sends WHERE message_id = ?1",
+                [id],
+                |row| {
+                    Ok(SendKey {
+                        flow: row.get(0)?,
+                        rule: row.get(1)?,
+                        contact: row.get(2)?,
+                        occurrence: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(error("cannot look the send up"))
     }
 
     fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {

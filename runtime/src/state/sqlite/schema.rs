@@ -68,6 +68,10 @@ CREATE TABLE IF NOT EXISTS lease (
     taken_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS held (
     contact TEXT NOT NULL,
     flow TEXT NOT NULL,
@@ -79,7 +83,7 @@ CREATE TABLE IF NOT EXISTS held (
 ";
 
 /// The schema version this flowc writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 
 /// Columns added since the first state files, with their definitions: a
 /// file that lacks one gets it, with its default, and keeps every row.
@@ -93,6 +97,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // when an operator acknowledged it (format 5).
     ("sends", "in_doubt", "TEXT"),
     ("sends", "acknowledged_at", "TEXT"),
+    // The send's id (`SendKey::id`), which link tokens and Message-IDs
+    // carry: `flowc serve` finds the send by it (format 7).
+    ("sends", "message_id", "TEXT"),
 ];
 
 /// Checks that an existing file is a flowc state: it carries a format
@@ -158,12 +165,41 @@ pub fn migrate(connection: &Connection) -> Result<(), String> {
                 ))?;
             }
         }
+        backfill_message_ids(connection)?;
+        connection.execute_batch(
+            "CREATE INDEX IF NOT EXISTS sends_by_message_id ON sends (message_id)",
+        )?;
         connection.execute_batch(&format!("PRAGMA user_version = {VERSION}; COMMIT"))
     };
     apply().map_err(|e| {
         let _ = connection.execute_batch("ROLLBACK");
         e.to_string()
     })
+}
+
+/// Sends recorded before format 7 get their id, computed as a run does.
+fn backfill_message_ids(connection: &Connection) -> rusqlite::Result<()> {
+    let keys: Vec<(i64, crate::state::SendKey)> = connection
+        .prepare(
+            "SELECT rowid, flow, rule, contact, occurrence FROM sends WHERE message_id IS NULL",
+        )?
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                crate::state::SendKey {
+                    flow: row.get(1)?,
+                    rule: row.get(2)?,
+                    contact: row.get(3)?,
+                    occurrence: row.get(4)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = connection.prepare("UPDATE sends SET message_id = ?1 WHERE rowid = ?2")?;
+    for (rowid, key) in keys {
+        update.execute(rusqlite::params![key.id(), rowid])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
