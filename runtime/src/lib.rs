@@ -4,6 +4,7 @@
 pub mod bytecode;
 pub mod calendar;
 pub mod delivery;
+pub mod feedback;
 pub mod input;
 pub mod keys;
 pub mod run;

@@ -11,6 +11,7 @@ pub(crate) mod inputs;
 mod output;
 mod report;
 mod run;
+mod serve;
 pub(crate) mod simulate;
 mod test;
 
@@ -78,6 +79,8 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Record events (opens, clicks, redemptions, purchases...) for the runs.
     Ingest(ingest::IngestArgs),
+    /// Answer unsubscribes, tracked clicks, opens and posted events (HTTP).
+    Serve(serve::ServeArgs),
     /// Per flow and rule: delivered, pending, missed, skipped, and why.
     Report(report::ReportArgs),
     /// The latest runs, their windows and counts, and what is pending.
@@ -138,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(args, &zones),
         Command::Run(args) => run::run(*args, &zones),
         Command::Ingest(args) => ingest::run(args, &zones),
+        Command::Serve(args) => serve::run(args, &zones),
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),
         Command::Ack(args) => report::ack(args),

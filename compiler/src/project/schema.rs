@@ -150,6 +150,8 @@ impl Schema {
             ),
             ("redeemed", &[("coupon", FieldType::Text)][..]),
             ("unsubscribed", &[("channel", FieldType::Text)][..]),
+            // The undo of an unsubscribe, from the page `flowc serve` shows.
+            ("resubscribed", &[("channel", FieldType::Text)][..]),
             // A hard bounce (`"bounce": "soft"` is not) stops every message
             // to that address, transactional ones too.
             (

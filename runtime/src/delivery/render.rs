@@ -107,7 +107,11 @@ pub fn render_due(
                 use crate::keys::Purpose;
                 let keys = &settings.keys;
                 let unsubscribe = settings.link("u", &keys.token(Purpose::Unsubscribe, &id, None));
-                context.insert("unsubscribe_url".into(), unsubscribe.clone().into());
+                // Our own URLs (the operator's base, a base64url token) and
+                // the template's declared targets: no contact data, so they
+                // go into HTML as written, not with `/` escaped.
+                let url = |u: String| minijinja::Value::from_safe_string(u);
+                context.insert("unsubscribe_url".into(), url(unsubscribe.clone()));
                 context.insert("flow".into(), due.flow.clone().into());
                 context.insert("today".into(), due.local_date.to_string().into());
                 // Behind `flowc serve`, a declared link is a tracked one
@@ -118,8 +122,8 @@ pub fn render_due(
                 } else {
                     String::new()
                 };
-                context.insert("open_pixel_url".into(), open_pixel.into());
-                let links: serde_json::Map<String, serde_json::Value> = found
+                context.insert("open_pixel_url".into(), url(open_pixel));
+                let links: std::collections::BTreeMap<String, minijinja::Value> = found
                     .links
                     .iter()
                     .map(|(name, target)| {
@@ -128,10 +132,10 @@ pub fn render_due(
                         } else {
                             target.clone()
                         };
-                        (name.clone(), json!(url))
+                        (name.clone(), minijinja::Value::from_safe_string(url))
                     })
                     .collect();
-                context.insert("links".into(), minijinja::Value::from_serialize(links));
+                context.insert("links".into(), minijinja::Value::from(links));
                 let from = sender.clone().unwrap_or_else(|| settings.default_sender.clone());
                 context.insert("sender".into(), from.clone().into());
                 let body = render(&found.body, found.html, &context)

@@ -286,11 +286,7 @@ pub trait StateStore {
     fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
         let mut found = Vec::new();
         for &contact in contacts {
-            for event in self.events(contact)? {
-                if let Some(withdrawal) = Withdrawal::of(contact, &event) {
-                    found.push(withdrawal);
-                }
-            }
+            found.extend(withdrawals_of(contact, &self.events(contact)?));
         }
         Ok(found)
     }
@@ -312,6 +308,8 @@ pub trait StateStore {
     fn own_secret(&mut self) -> StateResult<Vec<u8>>;
     /// The send whose id (`SendKey::id`) is `id`, if one was recorded.
     fn send_by_id(&self, id: &str) -> StateResult<Option<SendKey>>;
+    /// When the send was handed over, if it was.
+    fn handed_over_at(&self, key: &SendKey) -> StateResult<Option<Timestamp>>;
 }
 
 /// What makes a contact's state matter to a run, for
@@ -338,6 +336,33 @@ pub struct Withdrawal {
     /// A hard bounce, not an unsubscribe: it stops transactional messages
     /// too.
     pub bounce: bool,
+}
+
+/// The withdrawals a contact's events say: each unsubscribe not undone by
+/// a later `resubscribed` of its channel (or of every channel), and each
+/// hard bounce.
+pub fn withdrawals_of(contact: &str, events: &[Event]) -> Vec<Withdrawal> {
+    let undos: Vec<Withdrawal> = events
+        .iter()
+        .filter(|e| e.kind == "resubscribed")
+        .filter_map(|e| {
+            let as_unsubscribe = Event {
+                kind: "unsubscribed".into(),
+                ..e.clone()
+            };
+            Withdrawal::of(contact, &as_unsubscribe)
+        })
+        .collect();
+    events
+        .iter()
+        .filter_map(|event| Withdrawal::of(contact, event))
+        .filter(|w| {
+            w.bounce
+                || !undos.iter().any(|undo| {
+                    undo.at > w.at && (undo.channel.is_none() || undo.channel == w.channel)
+                })
+        })
+        .collect()
 }
 
 impl Withdrawal {

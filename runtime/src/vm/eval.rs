@@ -263,14 +263,23 @@ pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
         .iter()
         .filter(|(c, _)| *c == channel)
         .all(|(_, field)| scope.contact.field(scope.program.string(*field)).truthy());
-    let unsubscribed = scope.events.iter().any(|e| {
-        e.kind == "unsubscribed"
-            && e.at <= scope.now
-            && match e.attributes.get("channel") {
+    // The latest word wins: an unsubscribe, or its undo from the page.
+    let latest = |kind: &str| {
+        scope
+            .events
+            .iter()
+            .filter(|e| e.kind == kind && e.at <= scope.now)
+            .filter(|e| match e.attributes.get("channel") {
                 Some(Value::Text(c)) => c == channel.name() || c == "all" || c.is_empty(),
                 _ => true,
-            }
-    });
+            })
+            .map(|e| e.at)
+            .max()
+    };
+    let unsubscribed = match (latest("unsubscribed"), latest("resubscribed")) {
+        (Some(out), Some(back)) => out > back,
+        (out, _) => out.is_some(),
+    };
     field_ok && !unsubscribed
 }
 

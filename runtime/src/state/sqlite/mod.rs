@@ -655,12 +655,26 @@ impl StateStore for SqliteState {
             .map_err(error("cannot look the send up"))
     }
 
+    fn handed_over_at(&self, key: &SendKey) -> StateResult<Option<Timestamp>> {
+        let at: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT updated_at FROM sends WHERE flow = ?1 AND rule = ?2 AND contact = ?3
+                 AND occurrence = ?4 AND status = 'delivered'",
+                params![key.flow, key.rule, key.contact, key.occurrence],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(error("cannot read when the send was handed over"))?;
+        Ok(at.and_then(|t| t.parse().ok()))
+    }
+
     fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
         let mut found: HashMap<String, Vec<Event>> = HashMap::new();
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
             self.per_contact(
                 "SELECT contact, id, kind, at, attributes FROM events
-                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'bounced')",
+                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'resubscribed', 'bounced')",
                 chunk,
                 "cannot read the contacts' unsubscriptions and bounces",
                 |row, events: &mut Vec<Event>| {
@@ -672,11 +686,7 @@ impl StateStore for SqliteState {
         }
         Ok(found
             .iter()
-            .flat_map(|(contact, events)| {
-                events
-                    .iter()
-                    .filter_map(|event| Withdrawal::of(contact, event))
-            })
+            .flat_map(|(contact, events)| crate::state::withdrawals_of(contact, events))
             .collect())
     }
 

@@ -1,0 +1,474 @@
+//! `flowc serve --program P --state flow.db --listen 127.0.0.1:8080`: the
+//! HTTP service beside the scheduler that collects what comes back — the
+//! one-click unsubscribe of RFC 8058 and its page, tracked clicks, the open
+//! pixel, and events posted by feeds — into the same state, where the next
+//! `flowc run` obeys them (an unsubscribe stops the next hand-off).
+//!
+//! Tokens are verified before the state is touched; anything that does not
+//! verify is a plain 404 that says nothing about why. Request logs name the
+//! route, never the token or the contact. Behind a reverse proxy that
+//! terminates TLS (docs/operations.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use flowc_compiler::ZoneDb;
+use flowc_runtime::bytecode::Program;
+use flowc_runtime::feedback::{self, Resolved};
+use flowc_runtime::input::read_events;
+use flowc_runtime::keys::{Keys, Purpose};
+use flowc_runtime::state::{SqliteState, StateStore};
+use flowc_runtime::vm::Event;
+use jiff::Timestamp;
+
+use super::{EXIT_OK, EXIT_USAGE};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The program (or flows): link targets and the event catalogue.
+    #[arg(long, value_name = "FILE")]
+    program: PathBuf,
+
+    /// The state file the runs use (SQLite), created when missing.
+    #[arg(long, value_name = "FILE", default_value = "flow.db")]
+    state: PathBuf,
+
+    /// Address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+/// The largest body `POST /events` reads.
+const MAX_EVENTS_BODY: usize = 4 * 1024 * 1024;
+
+/// How long a request may take, reading included: a slow client is cut off.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An open within this long of the hand-off is a machine's (a privacy
+/// proxy fetching images), not a person's.
+const MACHINE_OPEN: Duration = Duration::from_secs(10);
+
+struct Service {
+    program: Program,
+    keys: Keys,
+    store: Mutex<SqliteState>,
+    /// `FLOWC_EVENTS_TOKEN`: the bearer token of `POST /events`; without
+    /// it the route answers 404.
+    events_token: Option<String>,
+}
+
+type Shared = Arc<Service>;
+
+pub fn run(args: ServeArgs, zones: &ZoneDb) -> u8 {
+    match serve(args, zones) {
+        Ok(()) => EXIT_OK,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn serve(args: ServeArgs, zones: &ZoneDb) -> Result<(), String> {
+    let program = super::run::load_program(&args.program, zones).map_err(|(_, m)| m)?;
+    let mut store = SqliteState::open(&args.state).map_err(|e| e.0)?;
+    let keys = flowc_runtime::keys::for_state(&mut store).map_err(|e| e.0)?;
+    let events_token = match (
+        std::env::var("FLOWC_EVENTS_TOKEN").ok(),
+        std::env::var_os("FLOWC_EVENTS_TOKEN_FILE"),
+    ) {
+        (Some(token), _) if !token.is_empty() => Some(token),
+        (_, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read FLOWC_EVENTS_TOKEN_FILE: {e}"))?
+                .trim()
+                .to_string(),
+        ),
+        _ => None,
+    };
+    if events_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err("FLOWC_EVENTS_TOKEN must be at least 16 characters".into());
+    }
+    let service = Arc::new(Service {
+        program,
+        keys,
+        store: Mutex::new(store),
+        events_token,
+    });
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/c/{token}", get(click))
+        .route("/o/{token}", get(open))
+        .route("/events", post(events))
+        .fallback(|| async { not_found() })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_EVENTS_BODY,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(service);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        // The first line says where it listens (port 0 picks a free one).
+        println!("flowc serve: listening on http://{address}");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(|e| format!("the service stopped: {e}"))
+    })?;
+    eprintln!("flowc serve: stopped");
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, finish the requests in flight.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// One line per request: method, route (never the token), status, time.
+async fn log_request(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = match request.uri().path().split('/').nth(1) {
+        Some(first @ ("u" | "c" | "o")) => format!("/{first}/…"),
+        _ => request.uri().path().chars().take(64).collect(),
+    };
+    let response = next.run(request).await;
+    eprintln!(
+        "{} {method} {route} {} {}ms",
+        Timestamp::now(),
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    response
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the state cannot be reached; try again\n",
+    )
+        .into_response()
+}
+
+/// Runs `f` on the state off the async threads.
+async fn with_store<T: Send + 'static>(
+    service: &Shared,
+    f: impl FnOnce(&Service, &mut SqliteState) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let service = service.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = service
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&service, &mut store)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// A token resolved to its send, and whether the contact is unsubscribed.
+async fn resolved(
+    service: &Shared,
+    token: String,
+    purpose: Purpose,
+) -> Result<Option<(Resolved, bool)>, String> {
+    with_store(service, move |service, store| {
+        let Some(resolved) =
+            feedback::resolve(&service.keys, store, &token, purpose).map_err(|e| e.0)?
+        else {
+            return Ok(None);
+        };
+        let contact = resolved.key.contact.clone();
+        let withdrawn = store
+            .withdrawals(&[contact.as_str()])
+            .map_err(|e| e.0)?
+            .iter()
+            .any(|w| !w.bounce && w.covers("email", false, Timestamp::now()));
+        Ok(Some((resolved, withdrawn)))
+    })
+    .await
+}
+
+async fn record(service: &Shared, contact: String, event: Event) -> Result<(), String> {
+    with_store(service, move |_, store| {
+        store.ingest(&contact, &event).map(|_| ()).map_err(|e| e.0)
+    })
+    .await
+}
+
+/// GET /u/TOKEN: a page that says what the link does and asks; a GET never
+/// unsubscribes (link scanners fetch every URL of a message).
+async fn unsubscribe_page(State(service): State<Shared>, Path(token): Path<String>) -> Response {
+    match resolved(&service, token, Purpose::Unsubscribe).await {
+        Ok(Some((_, withdrawn))) => page(withdrawn, None),
+        Ok(None) => not_found(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// POST /u/TOKEN: `List-Unsubscribe=One-Click` (RFC 8058, from the mail
+/// client) or the page's form (`action=unsubscribe|resubscribe`).
+async fn unsubscribe(
+    State(service): State<Shared>,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form: Vec<(String, String)> = url_form(&body);
+    let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let one_click = value("List-Unsubscribe") == Some("One-Click");
+    let resubscribe = !one_click && value("action") == Some("resubscribe");
+    let (resolved, _) = match resolved(&service, token, Purpose::Unsubscribe).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(),
+        Err(_) => return unavailable(),
+    };
+    let via = if one_click { "one-click" } else { "page" };
+    let event =
+        feedback::subscription_event(&resolved, resubscribe, "email", via, Timestamp::now());
+    if record(&service, resolved.key.contact.clone(), event)
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    if one_click {
+        return (StatusCode::OK, "unsubscribed\n").into_response();
+    }
+    page(
+        !resubscribe,
+        Some(if resubscribe {
+            "You will receive these e-mails again."
+        } else {
+            "You are unsubscribed: no more of these e-mails will be sent."
+        }),
+    )
+}
+
+/// The page: where the contact stands, and one button to change it.
+fn page(unsubscribed: bool, done: Option<&str>) -> Response {
+    let (status, action, button) = if unsubscribed {
+        (
+            "You are unsubscribed from these e-mails.",
+            "resubscribe",
+            "Subscribe again",
+        )
+    } else {
+        (
+            "Do you want to stop receiving these e-mails?",
+            "unsubscribe",
+            "Unsubscribe",
+        )
+    };
+    let done = done
+        .map(|d| format!("<p role=\"status\"><strong>{d}</strong></p>"))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>E-mail preferences</title>\
+         <style>body{{font:1.1rem/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
+         button{{font:inherit;padding:.5rem 1.2rem}}</style></head>\
+         <body><main><h1>E-mail preferences</h1>{done}<p>{status}</p>\
+         <form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
+         <button type=\"submit\">{button}</button></form></main></body></html>\n"
+    );
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+/// `application/x-www-form-urlencoded` pairs (what RFC 8058 and forms send).
+fn url_form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+                (b'%', Some(&a), Some(&b)) if hex(a).is_some() && hex(b).is_some() => {
+                    out.push((hex(a).unwrap_or(0) * 16 + hex(b).unwrap_or(0)) as u8);
+                    i += 3;
+                }
+                (b, _, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(pair), String::new()),
+        })
+        .collect()
+}
+
+/// GET /c/TOKEN: records the click, then redirects to the target the
+/// template declares for that link (never to anything a request says).
+async fn click(State(service): State<Shared>, Path(token): Path<String>) -> Response {
+    let (resolved, _) = match resolved(&service, token, Purpose::Click).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return not_found(),
+        Err(_) => return unavailable(),
+    };
+    let Some(target) = feedback::link_target(&service.program, &resolved) else {
+        return not_found();
+    };
+    let event = feedback::click_event(&resolved, Timestamp::now());
+    // The redirect matters more than the record: a failure to record is
+    // logged, and the reader still reaches the page.
+    if let Err(e) = record(&service, resolved.key.contact.clone(), event).await {
+        eprintln!("warning: a click could not be recorded: {e}");
+    }
+    (
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, target),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+    )
+        .into_response()
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// GET /o/TOKEN: records the open (a machine's when it comes within
+/// seconds of the hand-off) and answers the pixel, whatever happens.
+async fn open(State(service): State<Shared>, Path(token): Path<String>) -> Response {
+    let pixel = (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        PIXEL,
+    );
+    let Ok(Some((resolved, _))) = resolved(&service, token, Purpose::Open).await else {
+        return pixel.into_response();
+    };
+    let now = Timestamp::now();
+    let key = resolved.key.clone();
+    let handed_over = with_store(&service, move |_, store| {
+        store.handed_over_at(&key).map_err(|e| e.0)
+    })
+    .await
+    .ok()
+    .flatten();
+    let machine = handed_over.is_some_and(|at| {
+        now.duration_since(at) < jiff::SignedDuration::try_from(MACHINE_OPEN).unwrap_or_default()
+    });
+    let event = feedback::open_event(&resolved, machine, now);
+    if let Err(e) = record(&service, resolved.key.contact.clone(), event).await {
+        eprintln!("warning: an open could not be recorded: {e}");
+    }
+    pixel.into_response()
+}
+
+/// POST /events: JSON Lines (or one JSON array) of events, as `flowc
+/// ingest` reads them, with `Authorization: Bearer FLOWC_EVENTS_TOKEN`.
+/// Answers what was new, what was known, and every rejected line.
+async fn events(State(service): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(expected) = service.events_token.as_deref() else {
+        return not_found();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "unauthorized\n",
+        )
+            .into_response();
+    }
+    let lines = match serde_json::from_slice::<Vec<serde_json::Value>>(&body) {
+        Ok(array) => array
+            .iter()
+            .map(serde_json::Value::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(_) => String::from_utf8_lossy(&body).into_owned(),
+    };
+    let result = with_store(&service, move |service, store| {
+        let read = read_events(&service.program, lines.as_bytes());
+        let (new, known) =
+            super::ingest::record_events(store, &read.by_contact).map_err(|e| e.0)?;
+        Ok((new, known, read.errors))
+    })
+    .await;
+    match result {
+        Ok((new, known, errors)) => {
+            let rejected: Vec<serde_json::Value> = errors
+                .iter()
+                .map(|e| serde_json::json!({ "line": e.line, "reason": e.reason }))
+                .collect();
+            let status = if rejected.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let body = serde_json::json!({ "new": new, "known": known, "rejected": rejected });
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,444 @@
+//! `flowc serve` on loopback, talked to over HTTP by a real client, each
+//! exchange followed by a `flowc run` whose deliveries show its effect:
+//! one-click unsubscribe (RFC 8058) and its page, a tracked click and its
+//! redirect, the open pixel, the events API; forged tokens get a plain 404.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use support::{temp_dir, text, BIN};
+
+/// A running `flowc serve`, stopped when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
+    let mut command = Command::new(BIN);
+    command
+        .args([
+            "serve",
+            "--program",
+            ".",
+            "--state",
+            "flow.db",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env_remove("FLOWC_SECRET")
+        .env_remove("FLOWC_EVENTS_TOKEN");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("flowc serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the first line");
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("an address")
+        .to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+    Serve { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent()
+}
+
+/// Status, a header, and the body of a GET.
+fn get(url: &str, header: &str) -> (u16, Option<String>, String) {
+    let mut response = agent().get(url).call().expect("an answer");
+    let value = response
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, value, body)
+}
+
+fn post(url: &str, content_type: &str, body: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut request = agent().post(url).header("Content-Type", content_type);
+    if let Some(token) = bearer {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let mut response = request.send(body).expect("an answer");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// A project: a birthday greeting with a tracked link, a follow-up for
+/// those who clicked it, and a reminder on the day.
+fn project(name: &str) -> PathBuf {
+    let dir = temp_dir(&format!("serve-{name}"));
+    let files = [
+        (
+            "flow.toml",
+            "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\nfirst_name = \"text\"\nbirthday = { type = \"date\", yearly = true }\n",
+        ),
+        (
+            "b.flow",
+            "when birthday - 3d send hello\nwhen 1d after hello if clicked hello link \"shop\" send clicked_thanks\non birthday send reminder\n",
+        ),
+        (
+            "templates/hello.email.html",
+            "+++\nsubject = \"Hello {{ first_name }}\"\n[links]\nshop = \"https://shop.example/sale?from=mail\"\n+++\n<p><a href=\"{{ links.shop }}\">Shop</a> <img src=\"{{ open_pixel_url }}\" alt=\"\"> <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>\n",
+        ),
+        (
+            "templates/clicked_thanks.email.txt",
+            "+++\nsubject = \"Thanks for looking\"\n+++\nThanks. {{ unsubscribe_url }}\n",
+        ),
+        (
+            "templates/reminder.email.txt",
+            "+++\nsubject = \"Happy birthday\"\n+++\nHappy birthday. {{ unsubscribe_url }}\n",
+        ),
+        (
+            "contacts.csv",
+            "id,email,first_name,birthday\na1,ana@example.com,Ana,1990-06-15\nb1,bram@example.com,Bram,1990-06-15\n",
+        ),
+    ];
+    for (path, content) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+        std::fs::write(path, content).expect("write");
+    }
+    dir
+}
+
+fn run(dir: &Path, now: &str, base: &str) -> std::process::Output {
+    let out = support::flowc(
+        dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            now,
+            "--lookback",
+            "1h",
+            "--public-url",
+            base,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
+/// The mails in the outbox to `address` whose subject starts with `subject`.
+fn mails(dir: &Path, address: &str, subject: &str) -> Vec<String> {
+    std::fs::read_dir(dir.join("outbox"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter(|m| m.contains(&format!("<{address}>")))
+                .filter(|m| m.contains(&format!("Subject: {subject}")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The URL in `List-Unsubscribe` of a mail.
+fn unsubscribe_url(mail: &str) -> String {
+    let line = mail
+        .lines()
+        .find(|l| l.starts_with("List-Unsubscribe: <"))
+        .expect("List-Unsubscribe");
+    line["List-Unsubscribe: <".len()..line.find('>').expect(">")].to_string()
+}
+
+/// The `href`/`src` URLs of a mail's HTML body that lead to `base`.
+fn links_to(mail: &str, base: &str, path: &str) -> Vec<String> {
+    let flat = mail.replace("=\r\n", "").replace("=3D", "=");
+    let prefix = format!("{base}/{path}/");
+    flat.match_indices(&prefix)
+        .map(|(i, _)| {
+            flat[i..]
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '<' | '>' | ' ' | '\r' | '\n'))
+                .collect()
+        })
+        .collect()
+}
+
+// 12 June 2027, 08:00 in Paris: the greeting; the 15th is the birthday.
+const GREETING: &str = "2027-06-12T06:00:00Z";
+const BIRTHDAY: &str = "2027-06-15T06:00:00Z";
+
+#[test]
+fn a_one_click_unsubscribe_stops_the_next_mail_and_a_get_does_not_unsubscribe() {
+    let dir = project("unsubscribe");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let hello = mails(&dir, "ana@example.com", "Hello");
+    assert_eq!(hello.len(), 1);
+    assert!(hello[0].contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let url = unsubscribe_url(&hello[0]);
+    assert!(url.starts_with(&format!("{}/u/", service.base)), "{url}");
+    assert!(
+        !url.contains("a1") && !url.contains("ana"),
+        "no contact data in {url}"
+    );
+    // A GET (a link scanner, or the reader) shows the page, changes nothing.
+    let (status, cache, page) = get(&url, "cache-control");
+    assert_eq!(status, 200);
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    assert!(
+        page.contains("<form method=\"post\">") && page.contains("Unsubscribe"),
+        "{page}"
+    );
+    // RFC 8058: the mail client's POST unsubscribes at once.
+    let (status, _) = post(
+        &url,
+        "application/x-www-form-urlencoded",
+        "List-Unsubscribe=One-Click",
+        None,
+    );
+    assert_eq!(status, 200);
+    let (_, _, page) = get(&url, "cache-control");
+    assert!(page.contains("You are unsubscribed"), "{page}");
+    // The next run sends Bram his reminder, and Ana nothing.
+    let out = run(&dir, BIRTHDAY, &service.base);
+    assert_eq!(mails(&dir, "bram@example.com", "Happy birthday").len(), 1);
+    assert!(
+        mails(&dir, "ana@example.com", "Happy birthday").is_empty(),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_page_undoes_an_unsubscribe() {
+    let dir = project("undo");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let url = unsubscribe_url(&mails(&dir, "ana@example.com", "Hello")[0]);
+    let form = "application/x-www-form-urlencoded";
+    let (status, page) = post(&url, form, "action=unsubscribe", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("You are unsubscribed"), "{page}");
+    let (status, page) = post(&url, form, "action=resubscribe", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("You will receive these e-mails again"),
+        "{page}"
+    );
+    run(&dir, BIRTHDAY, &service.base);
+    assert_eq!(mails(&dir, "ana@example.com", "Happy birthday").len(), 1);
+}
+
+#[test]
+fn a_tracked_click_redirects_to_the_declared_target_and_brings_the_clickers_follow_up() {
+    // A click is recorded at the wall clock's instant: the greeting must be
+    // sent before it, so this test lives in the present. The birthday is
+    // in two days; the greeting was due yesterday at 08:00 in Paris (the
+    // flow allows it three days' lateness), the follow-up two days after
+    // it, tomorrow, after the click.
+    let dir = project("click");
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let birthday = today.checked_add(jiff::ToSpan::days(2)).expect("a date");
+    let contacts = format!(
+        "id,email,first_name,birthday\na1,ana@example.com,Ana,1990-{:02}-{:02}\nb1,bram@example.com,Bram,1990-{:02}-{:02}\n",
+        birthday.month(),
+        birthday.day(),
+        birthday.month(),
+        birthday.day()
+    );
+    std::fs::write(dir.join("contacts.csv"), contacts).expect("write");
+    std::fs::write(
+        dir.join("b.flow"),
+        "lateness: 3d\nwhen birthday - 3d send hello\nwhen 2d after hello if clicked hello link \"shop\" send clicked_thanks\n",
+    )
+    .expect("write");
+    let now = jiff::Timestamp::now();
+    let later = now
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .expect("an instant");
+    let service = serve(&dir, &[]);
+    let out = support::flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            &now.to_string(),
+            "--lookback",
+            "3d",
+            "--public-url",
+            &service.base,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hello = &mails(&dir, "ana@example.com", "Hello")[0];
+    let clicks = links_to(hello, &service.base, "c");
+    assert_eq!(clicks.len(), 1, "{hello}");
+    let (status, location, _) = get(&clicks[0], "location");
+    assert_eq!(status, 302);
+    assert_eq!(
+        location.as_deref(),
+        Some("https://shop.example/sale?from=mail")
+    );
+    // The pixel: a GIF, and an open recorded.
+    let pixels = links_to(hello, &service.base, "o");
+    assert_eq!(pixels.len(), 1, "{hello}");
+    let (status, kind, _) = get(&pixels[0], "content-type");
+    assert_eq!((status, kind.as_deref()), (200, Some("image/gif")));
+    // Two days on: Ana clicked, Bram did not.
+    run(&dir, &later.to_string(), &service.base);
+    assert_eq!(
+        mails(&dir, "ana@example.com", "Thanks for looking").len(),
+        1
+    );
+    assert!(mails(&dir, "bram@example.com", "Thanks for looking").is_empty());
+    let report = text(&support::flowc(&dir, &["report"], &[]).stdout);
+    assert!(report.contains("clicked"), "{report}");
+}
+
+#[test]
+fn forged_altered_and_misused_tokens_get_a_plain_404() {
+    let dir = project("forged");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let hello = &mails(&dir, "ana@example.com", "Hello")[0];
+    let unsubscribe = unsubscribe_url(hello);
+    let click = links_to(hello, &service.base, "c").remove(0);
+    let token = unsubscribe.rsplit('/').next().expect("a token").to_string();
+    let mut altered: Vec<char> = token.chars().collect();
+    let middle = altered.len() / 2;
+    altered[middle] = if altered[middle] == 'A' { 'B' } else { 'A' };
+    let altered: String = altered.into_iter().collect();
+    for url in [
+        format!("{}/u/{altered}", service.base),
+        format!("{}/u/{}", service.base, &token[..token.len() - 2]),
+        // An unsubscribe token is not a click token, nor the reverse.
+        format!("{}/c/{token}", service.base),
+        format!(
+            "{}/u/{}",
+            service.base,
+            click.rsplit('/').next().expect("a token")
+        ),
+        format!("{}/u/", service.base),
+        format!("{}/u/..%2F..%2Fetc%2Fpasswd", service.base),
+        format!("{}/c/https%3A%2F%2Fevil.example", service.base),
+        format!("{}/nothing", service.base),
+    ] {
+        let (status, location, body) = get(&url, "location");
+        assert_eq!((status, location), (404, None), "{url}: {body}");
+        assert_eq!(body, "not found\n", "{url}");
+    }
+    // A forged POST unsubscribes nobody.
+    let (status, _) = post(
+        &format!("{}/u/{altered}", service.base),
+        "application/x-www-form-urlencoded",
+        "List-Unsubscribe=One-Click",
+        None,
+    );
+    assert_eq!(status, 404);
+    run(&dir, BIRTHDAY, &service.base);
+    assert_eq!(mails(&dir, "ana@example.com", "Happy birthday").len(), 1);
+}
+
+#[test]
+fn the_events_api_takes_only_its_bearer_and_names_every_rejected_line() {
+    let dir = project("events");
+    let token = "a-long-events-token-0123456789";
+    let service = serve(&dir, &[("FLOWC_EVENTS_TOKEN", token)]);
+    let url = format!("{}/events", service.base);
+    let lines = "{\"id\": \"u1\", \"contact\": \"a1\", \"type\": \"unsubscribed\", \"at\": \"2027-06-01T10:00:00Z\"}\n\
+                 {\"contact\": \"b1\", \"type\": \"no_such_event\", \"at\": \"2027-06-01T10:00:00Z\"}\n\
+                 not json\n";
+    assert_eq!(post(&url, "application/x-ndjson", lines, None).0, 401);
+    assert_eq!(
+        post(&url, "application/x-ndjson", lines, Some("wrong")).0,
+        401
+    );
+    let (status, body) = post(&url, "application/x-ndjson", lines, Some(token));
+    assert_eq!(status, 422, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["new"], 1, "{answer}");
+    let rejected = answer["rejected"].as_array().expect("rejected");
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| r["line"].as_u64())
+            .collect::<Vec<_>>(),
+        [Some(2), Some(3)],
+        "{answer}"
+    );
+    // A replay is known, not new; a JSON array is read too.
+    let (status, body) = post(
+        &url,
+        "application/json",
+        "[{\"id\": \"u1\", \"contact\": \"a1\", \"type\": \"unsubscribed\", \"at\": \"2027-06-01T10:00:00Z\"}]",
+        Some(token),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (answer["new"].as_u64(), answer["known"].as_u64()),
+        (Some(0), Some(1))
+    );
+    // A body over the limit is refused whole: a 413, or the connection
+    // closed while the client is still sending.
+    let big = "x".repeat(5 * 1024 * 1024);
+    let refused = agent()
+        .post(&url)
+        .header("Authorization", format!("Bearer {token}"))
+        .send(big.as_str());
+    match refused {
+        Ok(response) => assert_eq!(response.status().as_u16(), 413),
+        Err(ureq::Error::Io(_)) => {}
+        Err(other) => panic!("{other}"),
+    }
+    // The run obeys the posted unsubscribe.
+    run(&dir, GREETING, &service.base);
+    assert!(mails(&dir, "ana@example.com", "Hello").is_empty());
+    assert_eq!(mails(&dir, "bram@example.com", "Hello").len(), 1);
+    // Without a token configured, the route does not exist.
+    let closed = serve(&dir, &[]);
+    assert_eq!(
+        post(
+            &format!("{}/events", closed.base),
+            "application/x-ndjson",
+            lines,
+            Some(token)
+        )
+        .0,
+        404
+    );
+}
