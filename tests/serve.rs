@@ -269,7 +269,7 @@ fn a_tracked_click_redirects_to_the_declared_target_and_brings_the_clickers_foll
         .date();
     let birthday = today.checked_add(jiff::ToSpan::days(2)).expect("a date");
     let contacts = format!(
-        "id,email,first_name,birthday\na1,ana@example.com,Ana,1990-{:02}-{:02}\nb1,bram@example.com,Bram,1990-{:02}-{:02}\n",
+        "id,email,first_name,birthday\na1,ana@example.com,Ana,1992-{:02}-{:02}\nb1,bram@example.com,Bram,1992-{:02}-{:02}\n",
         birthday.month(),
         birthday.day(),
         birthday.month(),
@@ -440,5 +440,147 @@ fn the_events_api_takes_only_its_bearer_and_names_every_rejected_line() {
         )
         .0,
         404
+    );
+}
+
+#[test]
+fn a_coupon_code_is_validated_and_redeemed_once_and_the_thank_you_follows() {
+    // The redemption is recorded at the wall clock's instant, after the
+    // offer: this test lives in the present. The birthday is in 14 days;
+    // the offer was due yesterday at 08:00 in Paris (three days' lateness).
+    let dir = temp_dir("serve-coupons");
+    let example = Path::new(support::ROOT).join("examples/birthday");
+    std::fs::create_dir_all(dir.join("templates")).expect("folder");
+    for file in [
+        "flow.toml",
+        "templates/offer.email.html",
+        "templates/reminder.email.html",
+        "templates/thank_you.email.html",
+    ] {
+        std::fs::copy(example.join(file), dir.join(file)).expect("copy");
+    }
+    std::fs::write(
+        dir.join("birthday.flow"),
+        "lateness: 3d\nwhen birthday - 15d send offer with coupon valid 30d\non birthday if unused offer send reminder\non birthday if used offer send thank_you\n",
+    )
+    .expect("write");
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let birthday = today.checked_add(jiff::ToSpan::days(14)).expect("a date");
+    std::fs::write(
+        dir.join("contacts.csv"),
+        format!(
+            "id,email,first_name,time_zone,birthday,email_optin\nc001,ana@example.com,Ana,Europe/Paris,1992-{:02}-{:02},true\n",
+            birthday.month(),
+            birthday.day()
+        ),
+    )
+    .expect("write");
+    let token = "a-long-till-token-0123456789";
+    let service = serve(&dir, &[("FLOWC_EVENTS_TOKEN", token)]);
+    let out = support::flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            &jiff::Timestamp::now().to_string(),
+            "--lookback",
+            "3d",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let offer = &mails(&dir, "ana@example.com", "Ana, your birthday gift")[0];
+    let flat = offer.replace("=\r\n", "");
+    let start = flat.find("OFFER-").expect("a code in the offer");
+    let code: String = flat[start..]
+        .chars()
+        .take("OFFER-XXXXX-XXXXX".len())
+        .collect();
+    let url = |suffix: &str| format!("{}/coupons/{}{suffix}", service.base, code.to_lowercase());
+    // Authenticated, valid, for Ana's offer (typed in lower case).
+    let answer = |status: u16, body: String| -> (u16, serde_json::Value) {
+        (status, serde_json::from_str(&body).unwrap_or_default())
+    };
+    assert_eq!(
+        agent()
+            .get(&url(""))
+            .call()
+            .expect("an answer")
+            .status()
+            .as_u16(),
+        401
+    );
+    let mut response = agent()
+        .get(&url(""))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("an answer");
+    let (status, body) = answer(
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["contact"].as_str()),
+        (Some("valid"), Some("c001"))
+    );
+    // Redeemed once; a second time is a conflict; an unknown code is 404.
+    let (status, body) = post(
+        &url("/redeem"),
+        "application/json",
+        "{\"product\": \"the silk scarf\"}",
+        Some(token),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&url("/redeem"), "application/json", "", Some(token));
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(answer(status, body).1["status"], "used");
+    let (status, _) = post(
+        &format!("{}/coupons/OFFER-00000-00000/redeem", service.base),
+        "application/json",
+        "",
+        Some(token),
+    );
+    assert_eq!(status, 404);
+    // The export lists it, used.
+    let export = text(&support::flowc(&dir, &["coupons", "export"], &[]).stdout);
+    assert!(
+        export
+            .lines()
+            .any(|l| l.starts_with(&format!("{code},used,c001,birthday,offer,"))),
+        "{export}"
+    );
+    // On the birthday: the thank-you naming the item, not the reminder.
+    let on_the_day = format!("{birthday}T12:00:00Z");
+    let out = support::flowc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            ".",
+            "--contacts",
+            "contacts.csv",
+            "--now",
+            &on_the_day,
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all: Vec<String> = std::fs::read_dir(dir.join("outbox"))
+        .expect("outbox")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|m| m.replace("=\r\n", ""))
+        .collect();
+    assert!(all.iter().any(|m| m.contains("the silk scarf")), "{all:#?}");
+    assert!(
+        !all.iter().any(|m| m.contains("still waiting")),
+        "no reminder: {all:#?}"
     );
 }

@@ -217,6 +217,30 @@ impl Keys {
 
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// A code as typed at a till: upper case, blanks dropped, and in its
+/// random part the letters people confuse with digits read as those
+/// digits (O as 0, I and L as 1), as Crockford's base 32 intends.
+pub fn normalize_code(typed: &str) -> String {
+    let code: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let Some(split) = code.len().checked_sub(11).filter(|_| code.is_ascii()) else {
+        return code;
+    };
+    let (prefix, random) = code.split_at(split);
+    let random: String = random
+        .chars()
+        .map(|c| match c {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    format!("{prefix}{random}")
+}
+
 /// The keys of a state: the environment's secrets, else the state's own.
 ///
 /// # Errors

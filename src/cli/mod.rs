@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod coupons;
 mod disasm;
 mod explain;
 mod fmt;
@@ -81,6 +82,8 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Answer unsubscribes, tracked clicks, opens and posted events (HTTP).
     Serve(serve::ServeArgs),
+    /// The coupons issued: `flowc coupons export`.
+    Coupons(coupons::CouponsArgs),
     /// Per flow and rule: delivered, pending, missed, skipped, and why.
     Report(report::ReportArgs),
     /// The latest runs, their windows and counts, and what is pending.
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(*args, &zones),
         Command::Ingest(args) => ingest::run(args, &zones),
         Command::Serve(args) => serve::run(args, &zones),
+        Command::Coupons(args) => coupons::run(args),
         Command::Report(args) => report::report(args),
         Command::Status(args) => report::status(args),
         Command::Ack(args) => report::ack(args),

@@ -109,6 +109,8 @@ fn serve(args: ServeArgs, zones: &ZoneDb) -> Result<(), String> {
         .route("/c/{token}", get(click))
         .route("/o/{token}", get(open))
         .route("/events", post(events))
+        .route("/coupons/{code}", get(coupon))
+        .route("/coupons/{code}/redeem", post(redeem))
         .fallback(|| async { not_found() })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_EVENTS_BODY,
@@ -411,25 +413,163 @@ async fn open(State(service): State<Shared>, Path(token): Path<String>) -> Respo
     pixel.into_response()
 }
 
-/// POST /events: JSON Lines (or one JSON array) of events, as `flowc
-/// ingest` reads them, with `Authorization: Bearer FLOWC_EVENTS_TOKEN`.
-/// Answers what was new, what was known, and every rejected line.
-async fn events(State(service): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+/// The answer to a request without the API's bearer token (404 when no
+/// token is configured: the API is closed); `None` when it has it.
+fn refusal(service: &Service, headers: &HeaderMap) -> Option<Response> {
     let Some(expected) = service.events_token.as_deref() else {
-        return not_found();
+        return Some(not_found());
     };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        return (
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return None;
+    }
+    Some(
+        (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
             "unauthorized\n",
         )
-            .into_response();
+            .into_response(),
+    )
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn describe(coupon: &flowc_runtime::state::Coupon, now: Timestamp) -> serde_json::Value {
+    serde_json::json!({
+        "code": coupon.code,
+        "status": coupon.status(now),
+        "contact": coupon.key.contact,
+        "flow": coupon.key.flow,
+        "rule": coupon.key.rule,
+        "occurrence": coupon.key.occurrence,
+        "issued_at": coupon.issued_at.to_string(),
+        "expires_at": coupon.expires_at.map(|t| t.to_string()),
+        "redeemed_at": coupon.redeemed_at.map(|t| t.to_string()),
+    })
+}
+
+/// GET /coupons/CODE (bearer): valid, used or expired, and for whom.
+async fn coupon(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    if let Some(answer) = refusal(&service, &headers) {
+        return answer;
+    }
+    let code = flowc_runtime::keys::normalize_code(&code);
+    match with_store(&service, move |_, store| {
+        store.coupon(&code).map_err(|e| e.0)
+    })
+    .await
+    {
+        Ok(Some(coupon)) => json(StatusCode::OK, describe(&coupon, Timestamp::now())),
+        Ok(None) => not_found(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// POST /coupons/CODE/redeem (bearer; what a till or a shop calls): records
+/// `redeemed` for the contact, flow and occurrence the code was issued
+/// for, once. A JSON object body adds attributes (`{"product": "..."}`),
+/// which a thank-you reads as `redemption`. 409 when already used, 410
+/// when expired.
+async fn redeem(
+    State(service): State<Shared>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(answer) = refusal(&service, &headers) {
+        return answer;
+    }
+    let extra: serde_json::Map<String, serde_json::Value> = if body.is_empty() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => {
+                return json(
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({ "error": "the body must be a JSON object of attributes" }),
+                )
+            }
+        }
+    };
+    let code = flowc_runtime::keys::normalize_code(&code);
+    let now = Timestamp::now();
+    let outcome = with_store(&service, move |_, store| {
+        let Some(coupon) = store.coupon(&code).map_err(|e| e.0)? else {
+            return Ok(None);
+        };
+        if coupon.status(now) != "valid" {
+            return Ok(Some((coupon, false)));
+        }
+        // The event and the mark in one group: redeemed once, whatever
+        // arrives twice.
+        store.begin_group().map_err(|e| e.0)?;
+        if !store.redeem(&code, now).map_err(|e| e.0)? {
+            store.commit_group().map_err(|e| e.0)?;
+            let coupon = store.coupon(&code).map_err(|e| e.0)?;
+            return Ok(coupon.map(|c| (c, false)));
+        }
+        let mut event = Event::new(&format!("redeemed-{code}"), "redeemed", now)
+            .with(
+                "flow",
+                flowc_runtime::vm::Value::Text(coupon.key.flow.clone()),
+            )
+            .with(
+                "rule",
+                flowc_runtime::vm::Value::Text(coupon.key.rule.clone()),
+            )
+            .with(
+                "occurrence",
+                flowc_runtime::vm::Value::Text(coupon.key.occurrence.clone()),
+            )
+            .with("coupon", flowc_runtime::vm::Value::Text(code.clone()));
+        for (name, value) in &extra {
+            if !matches!(name.as_str(), "flow" | "rule" | "occurrence" | "coupon") {
+                event = event.with(name, flowc_runtime::input::json_value(value));
+            }
+        }
+        store.ingest(&coupon.key.contact, &event).map_err(|e| e.0)?;
+        store.commit_group().map_err(|e| e.0)?;
+        let coupon = store.coupon(&code).map_err(|e| e.0)?;
+        Ok(coupon.map(|c| (c, true)))
+    })
+    .await;
+    match outcome {
+        Ok(Some((coupon, true))) => json(StatusCode::OK, describe(&coupon, now)),
+        Ok(Some((coupon, false))) => {
+            let status = match coupon.status(now) {
+                "expired" => StatusCode::GONE,
+                _ => StatusCode::CONFLICT,
+            };
+            json(status, describe(&coupon, now))
+        }
+        Ok(None) => not_found(),
+        Err(_) => unavailable(),
+    }
+}
+
+/// POST /events: JSON Lines (or one JSON array) of events, as `flowc
+/// ingest` reads them, with `Authorization: Bearer FLOWC_EVENTS_TOKEN`.
+/// Answers what was new, what was known, and every rejected line.
+async fn events(State(service): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(answer) = refusal(&service, &headers) {
+        return answer;
     }
     let lines = match serde_json::from_slice::<Vec<serde_json::Value>>(&body) {
         Ok(array) => array

@@ -48,6 +48,9 @@ pub fn render_due(
         return Ok(json!({ "actions": [] }));
     };
     let mut actions = Vec::new();
+    // The coupons the message issues: the state stores them under their
+    // code, for `flowc serve` to validate and redeem.
+    let mut coupons = Vec::new();
     for (index, planned) in planned.iter().enumerate() {
         if planned.skipped.is_some() {
             continue;
@@ -99,6 +102,7 @@ pub fn render_due(
                         occurrence: due.occurrence.clone(),
                     };
                     let code = settings.keys.coupon_code(template, &key);
+                    coupons.push(json!({ "code": code, "expires": expires }));
                     context.insert(
                         "coupon".into(),
                         minijinja::Value::from_serialize(json!({ "code": code, "expires": expires })),
@@ -188,10 +192,14 @@ pub fn render_due(
         .flows
         .iter()
         .any(|f| f.transactional && program.string(f.name) == due.flow);
+    let mut payload = json!({ "actions": actions });
     if transactional {
-        return Ok(json!({ "actions": actions, "transactional": true }));
+        payload["transactional"] = json!(true);
     }
-    Ok(json!({ "actions": actions }))
+    if !coupons.is_empty() {
+        payload["coupons"] = json!(coupons);
+    }
+    Ok(payload)
 }
 
 fn render(

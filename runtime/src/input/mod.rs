@@ -10,7 +10,7 @@ mod values;
 pub use changes::{read_changes, Changes};
 pub use contacts::{ContactReader, MAX_VALUE};
 pub use events::{read_events, Events};
-pub use values::parse_cell;
+pub use values::{json_value, parse_cell};
 
 /// A row (or line) that could not be read, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]

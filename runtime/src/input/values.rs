@@ -153,3 +153,16 @@ mod tests {
         );
     }
 }
+
+/// A JSON value as the VM's, without a schema to type it (attributes that
+/// a request adds, such as a redemption's `product`).
+pub fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        serde_json::Value::Object(_) => Value::Text(value.to_string()),
+    }
+}

@@ -16,6 +16,28 @@ use jiff::Timestamp;
 
 use crate::vm::{Event, SentMessage};
 
+/// A coupon a send issued: its code (keyed, see `keys.rs`), the send, and
+/// what became of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Coupon {
+    pub code: String,
+    pub key: SendKey,
+    pub issued_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub redeemed_at: Option<Timestamp>,
+}
+
+impl Coupon {
+    /// `valid`, `used` or `expired`, at `now`.
+    pub fn status(&self, now: Timestamp) -> &'static str {
+        match (self.redeemed_at, self.expires_at) {
+            (Some(_), _) => "used",
+            (None, Some(end)) if end < now => "expired",
+            _ => "valid",
+        }
+    }
+}
+
 /// The identity of a due rule for a contact: sent at most once, ever.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SendKey {
@@ -306,6 +328,13 @@ pub trait StateStore {
     /// The state's own secret (32 random bytes, created once), keying link
     /// tokens and coupon codes when the environment gives no secret.
     fn own_secret(&mut self) -> StateResult<Vec<u8>>;
+    /// The coupon issued under `code`, if any.
+    fn coupon(&self, code: &str) -> StateResult<Option<Coupon>>;
+    /// Every coupon issued, oldest first (`flowc coupons export`).
+    fn coupons(&self) -> StateResult<Vec<Coupon>>;
+    /// Marks the coupon redeemed at `at`; false when it already was (or
+    /// does not exist).
+    fn redeem(&mut self, code: &str, at: Timestamp) -> StateResult<bool>;
     /// The send whose id (`SendKey::id`) is `id`, if one was recorded.
     fn send_by_id(&self, id: &str) -> StateResult<Option<SendKey>>;
     /// When the send was handed over, if it was.

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Exit, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord,
+    Activity, ContactState, Coupon, Exit, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord,
     SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange,
     Taken, Withdrawal, LEASE_FOR,
 };
@@ -394,6 +394,9 @@ impl StateStore for SqliteState {
                 ],
             )
             .map_err(error("cannot record a due send"))?;
+        if inserted == 1 && send.payload.contains("\"coupons\"") {
+            self.record_coupons(send)?;
+        }
         Ok(inserted == 1)
     }
 
@@ -617,6 +620,39 @@ impl StateStore for SqliteState {
             )?;
         }
         Ok(found)
+    }
+
+    fn coupon(&self, code: &str) -> StateResult<Option<Coupon>> {
+        self.connection
+            .query_row(
+                "SELECT code, contact, flow, rule, occurrence, issued_at, expires_at, redeemed_at
+                 FROM coupons WHERE code = ?1",
+                [code],
+                coupon_row,
+            )
+            .optional()
+            .map_err(error("cannot read the coupon"))
+    }
+
+    fn coupons(&self) -> StateResult<Vec<Coupon>> {
+        self.connection
+            .prepare(
+                "SELECT code, contact, flow, rule, occurrence, issued_at, expires_at, redeemed_at
+                 FROM coupons ORDER BY issued_at, code",
+            )
+            .and_then(|mut s| s.query_map([], coupon_row)?.collect())
+            .map_err(error("cannot read the coupons"))
+    }
+
+    fn redeem(&mut self, code: &str, at: Timestamp) -> StateResult<bool> {
+        let changed = self
+            .connection
+            .execute(
+                "UPDATE coupons SET redeemed_at = ?2 WHERE code = ?1 AND redeemed_at IS NULL",
+                params![code, at.to_string()],
+            )
+            .map_err(error("cannot redeem the coupon"))?;
+        Ok(changed == 1)
     }
 
     fn own_secret(&mut self) -> StateResult<Vec<u8>> {
@@ -971,6 +1007,56 @@ impl StateStore for SqliteState {
             .map_err(error("cannot read the runs"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot read the runs"))
+    }
+}
+
+/// A row of `coupons`.
+fn coupon_row(row: &rusqlite::Row) -> rusqlite::Result<Coupon> {
+    let time = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(row
+            .get::<_, Option<String>>(i)?
+            .and_then(|t| t.parse().ok()))
+    };
+    Ok(Coupon {
+        code: row.get(0)?,
+        key: SendKey {
+            contact: row.get(1)?,
+            flow: row.get(2)?,
+            rule: row.get(3)?,
+            occurrence: row.get(4)?,
+        },
+        issued_at: time(5)?.unwrap_or(Timestamp::UNIX_EPOCH),
+        expires_at: time(6)?,
+        redeemed_at: time(7)?,
+    })
+}
+
+impl SqliteState {
+    /// Stores the coupons a recorded send issues (its payload lists them).
+    fn record_coupons(&mut self, send: &SendRecord) -> StateResult<()> {
+        let payload: serde_json::Value = serde_json::from_str(&send.payload)
+            .map_err(|e| StateError(format!("a send's payload is not JSON: {e}")))?;
+        for coupon in payload["coupons"].as_array().into_iter().flatten() {
+            let Some(code) = coupon["code"].as_str() else {
+                continue;
+            };
+            self.connection
+                .execute(
+                    "INSERT OR IGNORE INTO coupons (code, contact, flow, rule, occurrence, issued_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        code,
+                        send.key.contact,
+                        send.key.flow,
+                        send.key.rule,
+                        send.key.occurrence,
+                        send.due_at.to_string(),
+                        coupon["expires"].as_str(),
+                    ],
+                )
+                .map_err(error("cannot record a coupon"))?;
+        }
+        Ok(())
     }
 }
 

@@ -28,14 +28,7 @@ pub fn to_json(value: &Value) -> serde_json::Value {
 }
 
 pub fn from_json(value: &serde_json::Value) -> Value {
-    match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(from_json).collect()),
-        serde_json::Value::Object(_) => Value::Text(value.to_string()),
-    }
+    crate::input::json_value(value)
 }
 
 pub fn sent_message(row: &rusqlite::Row) -> rusqlite::Result<SentMessage> {

@@ -68,6 +68,17 @@ CREATE TABLE IF NOT EXISTS lease (
     taken_at TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS coupons (
+    code TEXT PRIMARY KEY,
+    contact TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    occurrence TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT,
+    redeemed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS coupons_by_contact ON coupons (contact);
 CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
