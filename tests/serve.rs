@@ -584,3 +584,51 @@ fn a_coupon_code_is_validated_and_redeemed_once_and_the_thank_you_follows() {
         "no reminder: {all:#?}"
     );
 }
+
+/// The Message-ID of a mail, as a provider's webhook echoes it.
+fn message_id(mail: &str) -> String {
+    mail.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("a Message-ID")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn provider_feedback_naming_only_a_message_id_reaches_its_contact() {
+    let dir = project("message-id");
+    let token = "a-long-events-token-0123456789";
+    let service = serve(&dir, &[("FLOWC_EVENTS_TOKEN", token)]);
+    run(&dir, GREETING, &service.base);
+    let ana = message_id(&mails(&dir, "ana@example.com", "Hello")[0]);
+    let bram = message_id(&mails(&dir, "bram@example.com", "Hello")[0]);
+    // A complaint about Ana's mail, a hard bounce of Bram's, a soft one,
+    // an open (no contact named anywhere), and one for no send at all.
+    let lines = format!(
+        "{{\"type\": \"complained\", \"message_id\": \"{ana}\", \"at\": \"2027-06-12T09:00:00Z\"}}\n\
+         {{\"type\": \"bounced\", \"message_id\": \"{bram}\", \"at\": \"2027-06-12T09:00:00Z\", \"bounce\": \"hard\"}}\n\
+         {{\"type\": \"opened\", \"message_id\": \"{ana}\", \"at\": \"2027-06-12T09:30:00Z\"}}\n\
+         {{\"type\": \"bounced\", \"message_id\": \"<0000000000000000@flowc>\", \"at\": \"2027-06-12T09:00:00Z\"}}\n"
+    );
+    let (status, body) = post(
+        &format!("{}/events", service.base),
+        "application/x-ndjson",
+        &lines,
+        Some(token),
+    );
+    assert_eq!(status, 422, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["new"], 3, "{answer}");
+    assert_eq!(answer["rejected"][0]["line"], 4, "{answer}");
+    // Neither gets the birthday reminder: a complaint and a hard bounce
+    // withdraw e-mail.
+    let out = run(&dir, BIRTHDAY, &service.base);
+    assert!(
+        mails(&dir, "ana@example.com", "Happy birthday").is_empty(),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(mails(&dir, "bram@example.com", "Happy birthday").is_empty());
+    let report = text(&support::flowc(&dir, &["report"], &[]).stdout);
+    assert!(report.contains("bounced"), "{report}");
+}

@@ -119,3 +119,61 @@ pub fn open_event(resolved: &Resolved, machine: bool, at: Timestamp) -> Event {
     let id = format!("opened-{}", resolved.token.action_id);
     about(resolved, "opened", id, at).with("machine", Value::Bool(machine))
 }
+
+/// The send id in a Message-ID as providers echo it: `<ID@flowc>`,
+/// `<ID-1@flowc>` (a rule's second message), or the bare id.
+pub fn send_id_of(message_id: &str) -> &str {
+    let id = message_id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>');
+    let id = id.split('@').next().unwrap_or(id);
+    id.split('-').next().unwrap_or(id)
+}
+
+/// Events by contact, and the lines left out with why.
+pub type ResolvedEvents = (
+    std::collections::HashMap<String, Vec<Event>>,
+    Vec<(u64, String)>,
+);
+
+/// Events that name a message only by its Message-ID, resolved to the
+/// contact, flow, rule and occurrence of the send, by contact; and the
+/// lines of those that name no send of this state, with why.
+///
+/// # Errors
+/// The state cannot be read.
+pub fn resolve_messages(
+    store: &dyn StateStore,
+    by_message: &[(u64, Event)],
+) -> Result<ResolvedEvents, StateError> {
+    let mut resolved: std::collections::HashMap<String, Vec<Event>> = Default::default();
+    let mut unknown = Vec::new();
+    for (line, event) in by_message {
+        let message_id = match event.attributes.get("message_id") {
+            Some(Value::Text(id)) => id.clone(),
+            Some(other) => other.to_text(),
+            None => String::new(),
+        };
+        let Some(key) = store.send_by_id(send_id_of(&message_id))? else {
+            unknown.push((
+                *line,
+                format!("no send of this state has the Message-ID `{message_id}`"),
+            ));
+            continue;
+        };
+        let mut event = event.clone();
+        for (name, value) in [
+            ("flow", &key.flow),
+            ("rule", &key.rule),
+            ("occurrence", &key.occurrence),
+        ] {
+            event
+                .attributes
+                .entry(name.to_string())
+                .or_insert_with(|| Value::Text(value.clone()));
+        }
+        resolved.entry(key.contact).or_default().push(event);
+    }
+    Ok((resolved, unknown))
+}

@@ -51,6 +51,21 @@ pub fn record_events(
     Ok((new, known))
 }
 
+/// The events by contact, with those that name only a Message-ID resolved
+/// to their send's contact (and flow, rule, occurrence); the lines of
+/// those that name no send of this state.
+pub fn with_messages_resolved(
+    state: &dyn StateStore,
+    mut by_contact: HashMap<String, Vec<Event>>,
+    by_message: &[(u64, Event)],
+) -> Result<flowc_runtime::feedback::ResolvedEvents, StateError> {
+    let (resolved, unknown) = flowc_runtime::feedback::resolve_messages(state, by_message)?;
+    for (contact, events) in resolved {
+        by_contact.entry(contact).or_default().extend(events);
+    }
+    Ok((by_contact, unknown))
+}
+
 pub fn run(args: IngestArgs, zones: &ZoneDb) -> u8 {
     let program = match super::run::load_program(&args.program, zones) {
         Ok(program) => program,
@@ -85,17 +100,25 @@ pub fn run(args: IngestArgs, zones: &ZoneDb) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let (new, known) = match record_events(&mut state, &events.by_contact) {
+    let recorded = with_messages_resolved(&state, events.by_contact, &events.by_message).and_then(
+        |(by_contact, unknown)| {
+            record_events(&mut state, &by_contact).map(|counts| (counts, unknown))
+        },
+    );
+    let ((new, known), unknown) = match recorded {
         Ok(counts) => counts,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
+    for (line, reason) in &unknown {
+        eprintln!("warning: {name}:{line}: {reason}; line skipped");
+    }
     println!(
         "ingested {new} new events into {} ({known} already known, {} lines skipped)",
         args.state.display(),
-        events.errors.len()
+        events.errors.len() + unknown.len()
     );
     EXIT_OK
 }

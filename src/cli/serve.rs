@@ -581,16 +581,25 @@ async fn events(State(service): State<Shared>, headers: HeaderMap, body: Bytes) 
     };
     let result = with_store(&service, move |service, store| {
         let read = read_events(&service.program, lines.as_bytes());
-        let (new, known) =
-            super::ingest::record_events(store, &read.by_contact).map_err(|e| e.0)?;
-        Ok((new, known, read.errors))
+        let (by_contact, unknown) =
+            super::ingest::with_messages_resolved(store, read.by_contact, &read.by_message)
+                .map_err(|e| e.0)?;
+        let (new, known) = super::ingest::record_events(store, &by_contact).map_err(|e| e.0)?;
+        let mut errors: Vec<(u64, String)> = read
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.clone()))
+            .chain(unknown)
+            .collect();
+        errors.sort();
+        Ok((new, known, errors))
     })
     .await;
     match result {
         Ok((new, known, errors)) => {
             let rejected: Vec<serde_json::Value> = errors
                 .iter()
-                .map(|e| serde_json::json!({ "line": e.line, "reason": e.reason }))
+                .map(|(line, reason)| serde_json::json!({ "line": line, "reason": reason }))
                 .collect();
             let status = if rejected.is_empty() {
                 StatusCode::OK

@@ -233,6 +233,13 @@ pub fn load_events(
             super::printable(&error.reason)
         );
     }
+    for (line, _) in &events.by_message {
+        eprintln!(
+            "warning: {}:{line}: the event names a message, not a contact: give it to \
+             `flowc ingest` (or `POST /events`), which find the send in the state; line skipped",
+            path.display()
+        );
+    }
     Ok(events.by_contact)
 }
 

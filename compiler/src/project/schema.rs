@@ -152,6 +152,8 @@ impl Schema {
             ("unsubscribed", &[("channel", FieldType::Text)][..]),
             // The undo of an unsubscribe, from the page `flowc serve` shows.
             ("resubscribed", &[("channel", FieldType::Text)][..]),
+            // A spam complaint (an e-mail provider's feedback loop).
+            ("complained", &[("channel", FieldType::Text)][..]),
             // A hard bounce (`"bounce": "soft"` is not) stops every message
             // to that address, transactional ones too.
             (

@@ -19,6 +19,11 @@ use super::RowError;
 #[derive(Debug, Default)]
 pub struct Events {
     pub by_contact: HashMap<String, Vec<Event>>,
+    /// Events that name no contact but a message, by its `message_id` (an
+    /// e-mail provider's webhook: opened, clicked, bounced, complained),
+    /// with their line; the state resolves them to their send
+    /// (`feedback::resolve_messages`).
+    pub by_message: Vec<(u64, Event)>,
     pub errors: Vec<RowError>,
 }
 
@@ -44,6 +49,7 @@ pub fn read_events(program: &Program, input: impl BufRead) -> Events {
             continue;
         }
         match event(program, &line) {
+            Ok((contact, event)) if contact.is_empty() => events.by_message.push((number, event)),
             Ok((contact, event)) => events.by_contact.entry(contact).or_default().push(event),
             Err(reason) => events.errors.push(RowError::new(number, 0, reason)),
         }
@@ -88,7 +94,12 @@ fn event(program: &Program, line: &str) -> Result<(String, Event), String> {
             _ => Err(format!("`{key}` is missing")),
         }
     };
-    let contact = text("contact")?;
+    // A provider's feedback names the message, not the contact.
+    let contact = match (text("contact"), text("message_id")) {
+        (Ok(contact), _) => contact,
+        (Err(_), Ok(_)) => String::new(),
+        (Err(missing), Err(_)) => return Err(format!("{missing} (or `message_id`)")),
+    };
     let kind = text("type")?;
     let at: Timestamp = text("at")?
         .parse()
@@ -101,7 +112,14 @@ fn event(program: &Program, line: &str) -> Result<(String, Event), String> {
             format!("unknown event type `{kind}` (declare it in `[events]` of flow.toml)")
         })?;
     let id = match object.get("id") {
-        None | Some(serde_json::Value::Null) => content_id(&contact, &kind, at, &object),
+        None | Some(serde_json::Value::Null) => {
+            let about = if contact.is_empty() {
+                text("message_id")?
+            } else {
+                contact.clone()
+            };
+            content_id(&about, &kind, at, &object)
+        }
         Some(_) => text("id").map_err(|_| {
             "`id` is empty or not text: an event's id must name it (or leave it out)".to_string()
         })?,

@@ -411,6 +411,11 @@ impl Withdrawal {
                 Some(text("channel").filter(|c| !c.is_empty()).unwrap_or("email")),
                 true,
             ),
+            // A spam complaint: no more marketing on that channel.
+            "complained" => (
+                Some(text("channel").filter(|c| !c.is_empty()).unwrap_or("email")),
+                false,
+            ),
             _ => return None,
         };
         Some(Withdrawal {

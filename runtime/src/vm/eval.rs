@@ -263,20 +263,23 @@ pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
         .iter()
         .filter(|(c, _)| *c == channel)
         .all(|(_, field)| scope.contact.field(scope.program.string(*field)).truthy());
-    // The latest word wins: an unsubscribe, or its undo from the page.
-    let latest = |kind: &str| {
+    // The latest word wins: an unsubscribe or a spam complaint, or the
+    // undo from the page. An unsubscribe without a channel is of every
+    // channel; a complaint without one, of e-mail.
+    let latest = |kinds: &[&str]| {
         scope
             .events
             .iter()
-            .filter(|e| e.kind == kind && e.at <= scope.now)
+            .filter(|e| kinds.contains(&e.kind.as_str()) && e.at <= scope.now)
             .filter(|e| match e.attributes.get("channel") {
-                Some(Value::Text(c)) => c == channel.name() || c == "all" || c.is_empty(),
-                _ => true,
+                Some(Value::Text(c)) if !c.is_empty() => c == channel.name() || c == "all",
+                _ => e.kind != "complained" || channel == Channel::Email,
             })
             .map(|e| e.at)
             .max()
     };
-    let unsubscribed = match (latest("unsubscribed"), latest("resubscribed")) {
+    let withdrawn = latest(&["unsubscribed", "complained"]);
+    let unsubscribed = match (withdrawn, latest(&["resubscribed"])) {
         (Some(out), Some(back)) => out > back,
         (out, _) => out.is_some(),
     };

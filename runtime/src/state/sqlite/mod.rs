@@ -710,7 +710,7 @@ impl StateStore for SqliteState {
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
             self.per_contact(
                 "SELECT contact, id, kind, at, attributes FROM events
-                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'resubscribed', 'bounced')",
+                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'resubscribed', 'bounced', 'complained')",
                 chunk,
                 "cannot read the contacts' unsubscriptions and bounces",
                 |row, events: &mut Vec<Event>| {
