@@ -120,6 +120,19 @@ fn kind_name(kind: FieldKind) -> &'static str {
     }
 }
 
+/// A JSON value as the VM's, without a schema to type it (attributes that
+/// a request adds, such as a redemption's `product`).
+pub fn json_value(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
+        serde_json::Value::String(s) => Value::Text(s.clone()),
+        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        serde_json::Value::Object(_) => Value::Text(value.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,18 +164,5 @@ mod tests {
                 Value::Text("b".into())
             ])))
         );
-    }
-}
-
-/// A JSON value as the VM's, without a schema to type it (attributes that
-/// a request adds, such as a redemption's `product`).
-pub fn json_value(value: &serde_json::Value) -> Value {
-    match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Number),
-        serde_json::Value::String(s) => Value::Text(s.clone()),
-        serde_json::Value::Array(items) => Value::List(items.iter().map(json_value).collect()),
-        serde_json::Value::Object(_) => Value::Text(value.to_string()),
     }
 }
