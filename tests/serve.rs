@@ -325,8 +325,18 @@ fn a_tracked_click_redirects_to_the_declared_target_and_brings_the_clickers_foll
         1
     );
     assert!(mails(&dir, "bram@example.com", "Thanks for looking").is_empty());
-    let report = text(&support::flowc(&dir, &["report"], &[]).stdout);
-    assert!(report.contains("clicked"), "{report}");
+    // The report: the click per link, and the pixel fetched at once after
+    // the hand-off counted as a machine's open, not a person's.
+    let report: serde_json::Value =
+        serde_json::from_slice(&support::flowc(&dir, &["report", "--json"], &[]).stdout)
+            .expect("json");
+    let flow = &report["flows"][0];
+    assert_eq!(flow["clicks_by_link"]["shop"], 1, "{report:#}");
+    assert_eq!(
+        (flow["machine_opened"].as_u64(), flow["opened"].as_u64()),
+        (Some(1), Some(0)),
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -629,6 +639,15 @@ fn provider_feedback_naming_only_a_message_id_reaches_its_contact() {
         text(&out.stderr)
     );
     assert!(mails(&dir, "bram@example.com", "Happy birthday").is_empty());
-    let report = text(&support::flowc(&dir, &["report"], &[]).stdout);
-    assert!(report.contains("bounced"), "{report}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&support::flowc(&dir, &["report", "--json"], &[]).stdout)
+            .expect("json");
+    let flow = &report["flows"][0];
+    assert_eq!(
+        (flow["complained"].as_u64(), flow["bounced"].as_u64()),
+        (Some(1), Some(1)),
+        "{report:#}"
+    );
+    let table = text(&support::flowc(&dir, &["report"], &[]).stdout);
+    assert!(table.contains("complaints"), "{table}");
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use flowc_runtime::calendar::shown_deadline;
-use flowc_runtime::state::{SendCount, SendStatus, SqliteState, StateStore};
+use flowc_runtime::state::{FeedbackCount, SendCount, SendStatus, SqliteState, StateStore};
 
 use super::{EXIT_OK, EXIT_USAGE};
 
@@ -52,7 +52,7 @@ pub fn report(args: ReportArgs) -> u8 {
     if args.json {
         let feedback: Vec<_> = feedback
             .iter()
-            .map(|(flow, kind, count)| serde_json::json!({"flow": flow, "kind": kind, "count": count}))
+            .map(|f| serde_json::json!({"flow": f.flow, "kind": f.kind, "detail": f.detail, "count": f.count}))
             .collect();
         let flows: Vec<_> = engagement.iter().map(FlowEngagement::json).collect();
         let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows, "in_doubt": in_doubt });
@@ -86,28 +86,51 @@ pub fn report(args: ReportArgs) -> u8 {
     if !engagement.is_empty() {
         println!();
         println!(
-            "{:<20} {:>9} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10}",
+            "{:<20} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10} {:>6} {:>7} {:>10}",
             "flow",
             "delivered",
             "opened",
+            "machine",
             "clicked",
             "redeemed",
             "open rate",
             "click rate",
-            "conversion"
+            "conversion",
+            "unsub",
+            "bounced",
+            "complaints"
         );
         for e in &engagement {
             println!(
-                "{:<20} {:>9} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10}",
+                "{:<20} {:>9} {:>7} {:>7} {:>7} {:>8} {:>9} {:>10} {:>10} {:>6} {:>7} {:>10}",
                 e.flow,
                 e.delivered,
                 e.opened,
+                e.machine_opened,
                 e.clicked,
                 e.redeemed,
                 percent(e.rate(e.opened)),
                 percent(e.rate(e.clicked)),
                 percent(e.rate(e.redeemed)),
+                e.unsubscribed,
+                e.bounced,
+                e.complained,
             );
+        }
+        let links: Vec<(&str, &str, u64)> = engagement
+            .iter()
+            .flat_map(|e| {
+                e.links
+                    .iter()
+                    .map(|(l, n)| (e.flow.as_str(), l.as_str(), *n))
+            })
+            .collect();
+        if !links.is_empty() {
+            println!();
+            println!("{:<20} {:<20} {:>7}", "flow", "link", "clicks");
+            for (flow, link, count) in links {
+                println!("{flow:<20} {link:<20} {count:>7}");
+            }
         }
     }
     EXIT_OK
@@ -115,13 +138,21 @@ pub fn report(args: ReportArgs) -> u8 {
 
 /// Per flow: what was delivered and what came back. Rates are events per
 /// message delivered; conversion is coupon redemptions per message
-/// delivered (a contact who opens twice counts twice).
+/// delivered. Opens are people's: opens within seconds of the hand-off
+/// (privacy proxies) are counted apart, as `machine`.
+#[derive(Default)]
 struct FlowEngagement {
     flow: String,
     delivered: u64,
     opened: u64,
+    machine_opened: u64,
     clicked: u64,
+    /// Clicks per link name.
+    links: Vec<(String, u64)>,
     redeemed: u64,
+    unsubscribed: u64,
+    bounced: u64,
+    complained: u64,
 }
 
 impl FlowEngagement {
@@ -136,6 +167,11 @@ impl FlowEngagement {
             "opened": self.opened,
             "clicked": self.clicked,
             "redeemed": self.redeemed,
+            "machine_opened": self.machine_opened,
+            "clicks_by_link": self.links.iter().map(|(l, n)| (l.clone(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
+            "unsubscribed": self.unsubscribed,
+            "bounced": self.bounced,
+            "complained": self.complained,
             "open_rate": self.rate(self.opened),
             "click_rate": self.rate(self.clicked),
             "conversion": self.rate(self.redeemed),
@@ -143,7 +179,7 @@ impl FlowEngagement {
     }
 }
 
-fn engagement(counts: &[SendCount], feedback: &[(String, String, u64)]) -> Vec<FlowEngagement> {
+fn engagement(counts: &[SendCount], feedback: &[FeedbackCount]) -> Vec<FlowEngagement> {
     let mut flows: std::collections::BTreeMap<String, FlowEngagement> = Default::default();
     fn entry<'m>(
         flows: &'m mut std::collections::BTreeMap<String, FlowEngagement>,
@@ -153,21 +189,27 @@ fn engagement(counts: &[SendCount], feedback: &[(String, String, u64)]) -> Vec<F
             .entry(flow.to_string())
             .or_insert_with(|| FlowEngagement {
                 flow: flow.to_string(),
-                delivered: 0,
-                opened: 0,
-                clicked: 0,
-                redeemed: 0,
+                ..FlowEngagement::default()
             })
     }
     for c in counts.iter().filter(|c| c.status == "delivered") {
         entry(&mut flows, &c.flow).delivered += c.count;
     }
-    for (flow, kind, count) in feedback {
-        let e = entry(&mut flows, flow);
-        match kind.as_str() {
-            "opened" => e.opened += count,
-            "clicked" => e.clicked += count,
-            "redeemed" => e.redeemed += count,
+    for f in feedback {
+        let e = entry(&mut flows, &f.flow);
+        match (f.kind.as_str(), f.detail.as_deref()) {
+            ("opened", Some("machine")) => e.machine_opened += f.count,
+            ("opened", _) => e.opened += f.count,
+            ("clicked", link) => {
+                e.clicked += f.count;
+                if let Some(link) = link {
+                    e.links.push((link.to_string(), f.count));
+                }
+            }
+            ("redeemed", _) => e.redeemed += f.count,
+            ("unsubscribed", _) => e.unsubscribed += f.count,
+            ("bounced", _) => e.bounced += f.count,
+            ("complained", _) => e.complained += f.count,
             _ => {}
         }
     }

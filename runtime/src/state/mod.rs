@@ -16,6 +16,15 @@ use jiff::Timestamp;
 
 use crate::vm::{Event, SentMessage};
 
+/// A count of [`StateStore::feedback_counts`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FeedbackCount {
+    pub flow: String,
+    pub kind: String,
+    pub detail: Option<String>,
+    pub count: u64,
+}
+
 /// A coupon a send issued: its code (keyed, see `keys.rs`), the send, and
 /// what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,8 +332,10 @@ pub trait StateStore {
     /// Acknowledges sends in doubt (by Message-ID, or all of them when
     /// `ids` is `None`) at `at`; returns how many.
     fn acknowledge(&mut self, ids: Option<&[String]>, at: Timestamp) -> StateResult<u64>;
-    /// Feedback by flow: (flow, event kind, count) for opens, clicks, redemptions.
-    fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>>;
+    /// Per flow, what came back: opens (`detail`: `machine` or `human`),
+    /// clicks (`detail`: the link), redemptions, unsubscribes, bounces and
+    /// complaints, counted from the events that name the flow.
+    fn feedback_counts(&self) -> StateResult<Vec<FeedbackCount>>;
     /// The state's own secret (32 random bytes, created once), keying link
     /// tokens and coupon codes when the environment gives no secret.
     fn own_secret(&mut self) -> StateResult<Vec<u8>>;

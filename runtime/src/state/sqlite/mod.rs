@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Coupon, Exit, Held, HeldBy, Holder, InDoubt, Mark, RunInfo, RunRecord,
-    SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult, StateStore, StoredChange,
-    Taken, Withdrawal, LEASE_FOR,
+    Activity, ContactState, Coupon, Exit, FeedbackCount, Held, HeldBy, Holder, InDoubt, Mark,
+    RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
+    StateStore, StoredChange, Taken, Withdrawal, LEASE_FOR,
 };
 mod file_check;
 mod rows;
@@ -968,18 +968,31 @@ impl StateStore for SqliteState {
         Ok(chosen.len() as u64)
     }
 
-    fn feedback_counts(&self) -> StateResult<Vec<(String, String, u64)>> {
+    fn feedback_counts(&self) -> StateResult<Vec<FeedbackCount>> {
         let mut statement = self
             .connection
             .prepare(
-                "SELECT json_extract(attributes, '$.flow') AS flow, kind, COUNT(*) FROM events
-                 WHERE kind IN ('opened', 'clicked', 'redeemed') AND flow IS NOT NULL
-                 GROUP BY flow, kind ORDER BY flow, kind",
+                "SELECT json_extract(attributes, '$.flow') AS flow, kind,
+                        CASE kind
+                          WHEN 'clicked' THEN json_extract(attributes, '$.link')
+                          WHEN 'opened' THEN CASE WHEN json_extract(attributes, '$.machine')
+                                                  THEN 'machine' ELSE 'human' END
+                        END AS detail,
+                        COUNT(*)
+                 FROM events
+                 WHERE kind IN ('opened', 'clicked', 'redeemed', 'unsubscribed', 'bounced', 'complained')
+                   AND flow IS NOT NULL
+                 GROUP BY flow, kind, detail ORDER BY flow, kind, detail",
             )
             .map_err(error("cannot count feedback"))?;
         let rows = statement
             .query_map([], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? as u64))
+                Ok(FeedbackCount {
+                    flow: row.get(0)?,
+                    kind: row.get(1)?,
+                    detail: row.get(2)?,
+                    count: row.get::<_, i64>(3)? as u64,
+                })
             })
             .map_err(error("cannot count feedback"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
