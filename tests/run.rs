@@ -613,7 +613,7 @@ fn ingested_events_count_once_and_reach_later_runs() {
         serde_json::from_slice(&flowc(&dir, &["report", "--json"]).stdout).unwrap();
     assert_eq!(
         report["feedback"][0],
-        serde_json::json!({"flow": "birthday", "kind": "redeemed", "count": 1})
+        serde_json::json!({"flow": "birthday", "kind": "redeemed", "detail": null, "count": 1})
     );
     let birthday = report["flows"]
         .as_array()
