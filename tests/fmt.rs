@@ -441,3 +441,27 @@ fn a_file_that_is_not_utf8_is_left_alone_and_named_with_its_line() {
     assert!(stderr.contains("bad.flow:2: not UTF-8 text"), "{stderr}");
     assert_eq!(fs::read(dir.join("bad.flow")).unwrap(), bytes, "untouched");
 }
+
+#[test]
+fn every_example_is_in_the_canonical_layout_but_the_one_line_flow() {
+    // What `.ci/run` checks too: the examples teach the layout.
+    let mut files = Vec::new();
+    for entry in fs::read_dir(Path::new(ROOT).join("examples")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).into_iter().flatten() {
+            let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".flow") && name != "fixed-line.flow" {
+                files.push(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(files.len() >= 8, "{files:?}");
+    let mut args = vec!["fmt", "--check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = flowc(Path::new(ROOT), &args);
+    assert!(
+        out.status.success(),
+        "not in the canonical layout:\n{}",
+        stdout(&out)
+    );
+}
