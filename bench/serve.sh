@@ -51,7 +51,9 @@ pid=$!
 (cd "$dir" && "$bin" run --program . --contacts contacts.csv --now 2027-06-12T06:00:00Z \
   --lookback 1h --public-url "$base" >/dev/null 2>&1)
 for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-click=$(cat "$dir"/outbox/*.eml | tr -d '\r' | sed -e ':a;/=$/{N;s/=\n//;ba}' | grep -o "$base/c/[A-Za-z0-9_-]*" | head -1)
+files=("$dir"/outbox/*.eml)
+first=${files[0]}
+click=$(tr -d '\r' <"$first" | sed -e ':a;/=$/{N;s/=\n//;ba}' | grep -o "$base/c/[A-Za-z0-9_-]*" | head -1 || true)
 [ -n "$click" ] || { echo "no tracked link in the outbox" >&2; exit 1; }
 
 report() { # name, wrk output
