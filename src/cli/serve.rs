@@ -26,6 +26,7 @@ use flowc_runtime::feedback::{self, Resolved};
 use flowc_runtime::input::read_events;
 use flowc_runtime::keys::{Keys, Purpose};
 use flowc_runtime::state::{SqliteState, StateStore};
+use flowc_runtime::vm::consent::withdrawal;
 use flowc_runtime::vm::Event;
 use jiff::Timestamp;
 
@@ -54,7 +55,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open within this long of the hand-off is a machine's (a privacy
 /// proxy fetching images), not a person's.
-const MACHINE_OPEN: Duration = Duration::from_secs(10);
+const MACHINE_OPEN: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 struct Service {
     program: Program,
@@ -207,25 +208,14 @@ async fn with_store<T: Send + 'static>(
     .map_err(|e| e.to_string())?
 }
 
-/// A token resolved to its send, and whether the contact is unsubscribed.
+/// A token resolved to its send.
 async fn resolved(
     service: &Shared,
     token: String,
     purpose: Purpose,
-) -> Result<Option<(Resolved, bool)>, String> {
+) -> Result<Option<Resolved>, String> {
     with_store(service, move |service, store| {
-        let Some(resolved) =
-            feedback::resolve(&service.keys, store, &token, purpose).map_err(|e| e.0)?
-        else {
-            return Ok(None);
-        };
-        let contact = resolved.key.contact.clone();
-        let withdrawn = store
-            .withdrawals(&[contact.as_str()])
-            .map_err(|e| e.0)?
-            .iter()
-            .any(|w| !w.bounce && w.covers("email", false, Timestamp::now()));
-        Ok(Some((resolved, withdrawn)))
+        feedback::resolve(&service.keys, store, &token, purpose).map_err(|e| e.0)
     })
     .await
 }
@@ -240,8 +230,23 @@ async fn record(service: &Shared, contact: String, event: Event) -> Result<(), S
 /// GET /u/TOKEN: a page that says what the link does and asks; a GET never
 /// unsubscribes (link scanners fetch every URL of a message).
 async fn unsubscribe_page(State(service): State<Shared>, Path(token): Path<String>) -> Response {
-    match resolved(&service, token, Purpose::Unsubscribe).await {
-        Ok(Some((_, withdrawn))) => page(withdrawn, None),
+    // Whether the contact has withdrawn from e-mail (not bounced): what
+    // the page offers, to unsubscribe or to come back.
+    let withdrawn = with_store(&service, move |service, store| {
+        let Some(resolved) = feedback::resolve(&service.keys, store, &token, Purpose::Unsubscribe)
+            .map_err(|e| e.0)?
+        else {
+            return Ok(None);
+        };
+        let contact = resolved.key.contact.as_str();
+        let events = store.consent_events(&[contact]).map_err(|e| e.0)?;
+        let events = events.get(contact).map_or(&[][..], Vec::as_slice);
+        let withdrawal = withdrawal(events, "email", false, Timestamp::now());
+        Ok(Some(withdrawal.is_some_and(|w| !w.bounce)))
+    })
+    .await;
+    match withdrawn {
+        Ok(Some(withdrawn)) => page(withdrawn, None),
         Ok(None) => not_found(),
         Err(_) => unavailable(),
     }
@@ -258,7 +263,7 @@ async fn unsubscribe(
     let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let one_click = value("List-Unsubscribe") == Some("One-Click");
     let resubscribe = !one_click && value("action") == Some("resubscribe");
-    let (resolved, _) = match resolved(&service, token, Purpose::Unsubscribe).await {
+    let resolved = match resolved(&service, token, Purpose::Unsubscribe).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(_) => return unavailable(),
@@ -351,7 +356,7 @@ fn url_form(body: &[u8]) -> Vec<(String, String)> {
 /// GET /c/TOKEN: records the click, then redirects to the target the
 /// template declares for that link (never to anything a request says).
 async fn click(State(service): State<Shared>, Path(token): Path<String>) -> Response {
-    let (resolved, _) = match resolved(&service, token, Purpose::Click).await {
+    let resolved = match resolved(&service, token, Purpose::Click).await {
         Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(_) => return unavailable(),
@@ -392,22 +397,25 @@ async fn open(State(service): State<Shared>, Path(token): Path<String>) -> Respo
         ],
         PIXEL,
     );
-    let Ok(Some((resolved, _))) = resolved(&service, token, Purpose::Open).await else {
-        return pixel.into_response();
-    };
-    let now = Timestamp::now();
-    let key = resolved.key.clone();
-    let handed_over = with_store(&service, move |_, store| {
-        store.handed_over_at(&key).map_err(|e| e.0)
+    // One visit to the state: resolve, see when the send was handed over,
+    // record the open.
+    let recorded = with_store(&service, move |service, store| {
+        let Some(resolved) =
+            feedback::resolve(&service.keys, store, &token, Purpose::Open).map_err(|e| e.0)?
+        else {
+            return Ok(());
+        };
+        let now = Timestamp::now();
+        let handed_over = store.handed_over_at(&resolved.key).map_err(|e| e.0)?;
+        let machine = handed_over.is_some_and(|at| now.duration_since(at) < MACHINE_OPEN);
+        let event = feedback::open_event(&resolved, machine, now);
+        store
+            .ingest(&resolved.key.contact, &event)
+            .map(|_| ())
+            .map_err(|e| e.0)
     })
-    .await
-    .ok()
-    .flatten();
-    let machine = handed_over.is_some_and(|at| {
-        now.duration_since(at) < jiff::SignedDuration::try_from(MACHINE_OPEN).unwrap_or_default()
-    });
-    let event = feedback::open_event(&resolved, machine, now);
-    if let Err(e) = record(&service, resolved.key.contact.clone(), event).await {
+    .await;
+    if let Err(e) = recorded {
         eprintln!("warning: an open could not be recorded: {e}");
     }
     pixel.into_response()

@@ -142,6 +142,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
     }
 
     let mut evaluator = Evaluator::new(&program, zones);
+    let settings = render_settings();
     let mut rows = Vec::new();
     let (mut contacts, mut rejected, mut held) = (0usize, 0usize, 0usize);
     for contact in reader {
@@ -175,7 +176,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
                     );
                 }
                 for due in &evaluation.dues {
-                    rows.extend(rows_of(&program, &contact, due));
+                    rows.extend(rows_of(&program, &contact, due, &settings));
                 }
             }
             Err(error) => {
@@ -379,15 +380,19 @@ fn describe_action(action: &Action) -> String {
 /// The rows of one due rule: one per action, with its status. A send that
 /// `flowc run` could not render (an address missing, an event attribute a
 /// template needs) says so here as it would there.
-fn rows_of(program: &Program, contact: &Contact, due: &Due) -> Vec<Row> {
-    // Only whether it renders matters here: any key will do.
-    let settings = RenderSettings {
+/// How `simulate` renders, to say what `run` could not: only whether a
+/// message renders matters, so any key will do.
+fn render_settings() -> RenderSettings {
+    RenderSettings {
         default_sender: "flowc <noreply@example.invalid>".into(),
         public_url: None,
         unsubscribe_mailto: None,
         keys: flowc_runtime::keys::Keys::new(b"simulate: nothing is sent".to_vec(), Vec::new()),
-    };
-    let cannot_render = render_due(program, contact, due, "simulated", &settings)
+    }
+}
+
+fn rows_of(program: &Program, contact: &Contact, due: &Due, settings: &RenderSettings) -> Vec<Row> {
+    let cannot_render = render_due(program, contact, due, "simulated", settings)
         .err()
         .map(|reason| format!("failed: cannot render: {reason}"));
     let contact = contact.id.as_str();

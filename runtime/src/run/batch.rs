@@ -199,7 +199,7 @@ impl Batch {
         let contacts: std::collections::BTreeSet<&str> =
             records.iter().map(|r| r.key.contact.as_str()).collect();
         let contacts: Vec<&str> = contacts.into_iter().collect();
-        let withdrawals = store.withdrawals(&contacts)?;
+        let consent_events = store.consent_events(&contacts)?;
         // Left the flow by another rule's `exit` (a rule's own sends go
         // with its exit).
         let exits: Vec<crate::state::Exit> = store
@@ -207,7 +207,7 @@ impl Batch {
             .into_iter()
             .filter(|e| e.at <= now)
             .collect();
-        if withdrawals.is_empty() && exits.is_empty() {
+        if consent_events.is_empty() && exits.is_empty() {
             return Ok((records, payloads));
         }
         let mut kept = (Vec::new(), Vec::new());
@@ -223,6 +223,9 @@ impl Batch {
             let mut withdrawn_at = None;
             let mut bounced = false;
             let transactional = payload["transactional"].as_bool().unwrap_or(false);
+            let events = consent_events
+                .get(&key.contact)
+                .map_or(&[][..], Vec::as_slice);
             if let Some(actions) = payload
                 .get_mut("actions")
                 .and_then(serde_json::Value::as_array_mut)
@@ -235,11 +238,7 @@ impl Batch {
                     if left.is_some() {
                         return false;
                     }
-                    let stop = withdrawals
-                        .iter()
-                        .filter(|w| w.contact == record.key.contact)
-                        .filter(|w| w.covers(kind, transactional, now))
-                        .min_by_key(|w| w.at);
+                    let stop = crate::vm::consent::withdrawal(events, kind, transactional, now);
                     if let Some(w) = stop {
                         withdrawn_at = withdrawn_at.or(Some(w.at));
                         bounced |= w.bounce;

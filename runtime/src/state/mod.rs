@@ -311,13 +311,20 @@ pub trait StateStore {
         let _ = (activity, found);
         Ok(false)
     }
-    /// The unsubscriptions known for these contacts (`unsubscribed`
-    /// events), whatever run or feed recorded them: consent is checked
-    /// again when a send is handed over (guarantee 11).
-    fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
-        let mut found = Vec::new();
+    /// The events that speak of consent (`vm::consent::CONSENT_EVENTS`)
+    /// known for these contacts, whatever run or feed recorded them:
+    /// consent is checked again when a send is handed over (guarantee 11).
+    fn consent_events(&self, contacts: &[&str]) -> StateResult<HashMap<String, Vec<Event>>> {
+        let mut found = HashMap::new();
         for &contact in contacts {
-            found.extend(withdrawals_of(contact, &self.events(contact)?));
+            let events: Vec<Event> = self
+                .events(contact)?
+                .into_iter()
+                .filter(|e| crate::vm::consent::CONSENT_EVENTS.contains(&e.kind.as_str()))
+                .collect();
+            if !events.is_empty() {
+                found.insert(contact.to_string(), events);
+            }
         }
         Ok(found)
     }
@@ -364,86 +371,6 @@ pub struct Activity {
     /// Events learned after this sequence number (after the last run
     /// looked): their rules may be due late.
     pub events_after: Option<i64>,
-}
-
-/// A contact's unsubscription from one channel, or from all.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Withdrawal {
-    pub contact: String,
-    /// `None`: every channel (no `channel`, an empty one, or `all`).
-    pub channel: Option<String>,
-    pub at: Timestamp,
-    /// A hard bounce, not an unsubscribe: it stops transactional messages
-    /// too.
-    pub bounce: bool,
-}
-
-/// The withdrawals a contact's events say: each unsubscribe not undone by
-/// a later `resubscribed` of its channel (or of every channel), and each
-/// hard bounce.
-pub fn withdrawals_of(contact: &str, events: &[Event]) -> Vec<Withdrawal> {
-    let undos: Vec<Withdrawal> = events
-        .iter()
-        .filter(|e| e.kind == "resubscribed")
-        .filter_map(|e| {
-            let as_unsubscribe = Event {
-                kind: "unsubscribed".into(),
-                ..e.clone()
-            };
-            Withdrawal::of(contact, &as_unsubscribe)
-        })
-        .collect();
-    events
-        .iter()
-        .filter_map(|event| Withdrawal::of(contact, event))
-        .filter(|w| {
-            w.bounce
-                || !undos.iter().any(|undo| {
-                    undo.at > w.at && (undo.channel.is_none() || undo.channel == w.channel)
-                })
-        })
-        .collect()
-}
-
-impl Withdrawal {
-    /// The withdrawal an event says: an `unsubscribed`, or a `bounced`
-    /// that is not `"bounce": "soft"` (of e-mail, unless it names a channel).
-    pub fn of(contact: &str, event: &Event) -> Option<Withdrawal> {
-        let text = |key: &str| match event.attributes.get(key) {
-            Some(crate::vm::Value::Text(t)) => Some(t.as_str()),
-            _ => None,
-        };
-        let (channel, bounce) = match event.kind.as_str() {
-            "unsubscribed" => (
-                text("channel").filter(|c| !c.is_empty() && *c != "all"),
-                false,
-            ),
-            "bounced" if text("bounce") != Some("soft") => (
-                Some(text("channel").filter(|c| !c.is_empty()).unwrap_or("email")),
-                true,
-            ),
-            // A spam complaint: no more marketing on that channel.
-            "complained" => (
-                Some(text("channel").filter(|c| !c.is_empty()).unwrap_or("email")),
-                false,
-            ),
-            _ => return None,
-        };
-        Some(Withdrawal {
-            contact: contact.to_string(),
-            channel: channel.map(str::to_string),
-            at: event.at,
-            bounce,
-        })
-    }
-
-    /// Whether it stops a message on `channel` by `now` (a transactional
-    /// one only when it is a bounce).
-    pub fn covers(&self, channel: &str, transactional: bool, now: Timestamp) -> bool {
-        self.at <= now
-            && (self.bounce || !transactional)
-            && self.channel.as_deref().is_none_or(|c| c == channel)
-    }
 }
 
 /// One status change, for [`StateStore::mark_all`].
@@ -496,34 +423,4 @@ pub struct RunInfo {
     /// `None`: it did not complete (still running, or stopped).
     pub finished_at: Option<String>,
     pub summary: Option<serde_json::Value>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Withdrawal;
-    use crate::vm::{Event, Value};
-
-    #[test]
-    fn an_unsubscribe_stops_marketing_only_and_a_hard_bounce_everything_on_its_channel() {
-        let at = "2027-03-01T10:00:00Z".parse().unwrap();
-        let now = "2027-03-02T10:00:00Z".parse().unwrap();
-        let unsubscribe = Withdrawal::of("c", &Event::new("u", "unsubscribed", at)).unwrap();
-        assert!(unsubscribe.covers("email", false, now));
-        assert!(!unsubscribe.covers("email", true, now));
-        let bounce = Withdrawal::of("c", &Event::new("b", "bounced", at)).unwrap();
-        assert!(bounce.covers("email", true, now) && bounce.covers("email", false, now));
-        assert!(
-            !bounce.covers("sms", true, now),
-            "a bounce names e-mail unless told"
-        );
-        assert!(!bounce.covers(
-            "email",
-            true,
-            at.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap()
-        ));
-        let soft = Event::new("s", "bounced", at).with("bounce", Value::Text("soft".into()));
-        assert!(Withdrawal::of("c", &soft).is_none());
-        let sms = Event::new("s", "bounced", at).with("channel", Value::Text("sms".into()));
-        assert!(Withdrawal::of("c", &sms).unwrap().covers("sms", true, now));
-    }
 }

@@ -94,12 +94,7 @@ pub(super) fn decide(
                 vars,
                 ..
             } => {
-                let skip = if super::eval::bounced(scope.events, *channel, scope.now) {
-                    Some(Skip::Bounced(*channel))
-                } else {
-                    (!super::eval::consents_for(scope, *channel))
-                        .then_some(Skip::NoConsent(*channel))
-                };
+                let skip = super::eval::consent(scope, *channel);
                 let action = Action::Send {
                     channel: *channel,
                     template: scope.program.string(*template).to_string(),

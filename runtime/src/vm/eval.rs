@@ -246,59 +246,29 @@ fn matching<'s>(
     })
 }
 
-/// Consent: the channel's consent field (if the project declares one) is
-/// true, and no unsubscription for the channel (or for all) is known by now.
-pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
-    if bounced(scope.events, channel, scope.now) {
-        return false;
+/// Why a message on `channel` may not go to the contact, if it may not:
+/// an address that bounced, a withdrawal (`consent.rs`), or, for a
+/// marketing message, a consent field of the project that is not true.
+pub fn consent(scope: &Scope, channel: Channel) -> Option<super::Skip> {
+    let transactional = scope.flow.transactional;
+    match super::consent::withdrawal(scope.events, channel.name(), transactional, scope.now) {
+        Some(w) if w.bounce => return Some(super::Skip::Bounced(channel)),
+        Some(_) => return Some(super::Skip::NoConsent(channel)),
+        None => {}
     }
-    // A transactional message (a receipt, a parcel ready) was asked for: it
-    // needs no marketing consent, and a marketing unsubscribe does not stop it.
-    if scope.flow.transactional {
-        return true;
-    }
-    let field_ok = scope
-        .program
-        .consent_fields
-        .iter()
-        .filter(|(c, _)| *c == channel)
-        .all(|(_, field)| scope.contact.field(scope.program.string(*field)).truthy());
-    // The latest word wins: an unsubscribe or a spam complaint, or the
-    // undo from the page. An unsubscribe without a channel is of every
-    // channel; a complaint without one, of e-mail.
-    let latest = |kinds: &[&str]| {
-        scope
-            .events
+    let field_ok = transactional
+        || scope
+            .program
+            .consent_fields
             .iter()
-            .filter(|e| kinds.contains(&e.kind.as_str()) && e.at <= scope.now)
-            .filter(|e| match e.attributes.get("channel") {
-                Some(Value::Text(c)) if !c.is_empty() => c == channel.name() || c == "all",
-                _ => e.kind != "complained" || channel == Channel::Email,
-            })
-            .map(|e| e.at)
-            .max()
-    };
-    let withdrawn = latest(&["unsubscribed", "complained"]);
-    let unsubscribed = match (withdrawn, latest(&["resubscribed"])) {
-        (Some(out), Some(back)) => out > back,
-        (out, _) => out.is_some(),
-    };
-    field_ok && !unsubscribed
+            .filter(|(c, _)| *c == channel)
+            .all(|(_, field)| scope.contact.field(scope.program.string(*field)).truthy());
+    (!field_ok).then_some(super::Skip::NoConsent(channel))
 }
 
-/// Whether the contact's address for `channel` bounced for good by `now`:
-/// a `bounced` event for that channel (or none named) that is not
-/// `"bounce": "soft"`. It stops every message, transactional ones too.
-pub fn bounced(events: &[Event], channel: Channel, now: Timestamp) -> bool {
-    events.iter().any(|e| {
-        e.kind == "bounced"
-            && e.at <= now
-            && !matches!(e.attributes.get("bounce"), Some(Value::Text(b)) if b == "soft")
-            && match e.attributes.get("channel") {
-                Some(Value::Text(c)) => c == channel.name() || c.is_empty(),
-                _ => channel == Channel::Email,
-            }
-    })
+/// `consent CHANNEL` in a condition.
+pub fn consents_for(scope: &Scope, channel: Channel) -> bool {
+    consent(scope, channel).is_none()
 }
 
 /// Whether an event of `kind` passing `filter` happened in [since, now].

@@ -9,6 +9,7 @@
 //! short windows give. What history already holds as sent for a (flow,
 //! rule, occurrence) is not due again.
 
+pub mod consent;
 mod contact;
 mod decide;
 mod eval;

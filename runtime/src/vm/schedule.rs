@@ -197,6 +197,14 @@ fn evaluate_with(
     // Exits known, and those planned in this window as they come: a rule
     // after an `exit` of its flow is skipped, in simulate as in run.
     let mut exits = history.exits.clone();
+    // The flows whose messages caps neither drop nor count (none, and no
+    // allocation, in most programs).
+    let transactional: Vec<&str> = program
+        .flows
+        .iter()
+        .filter(|f| f.transactional)
+        .map(|f| program.string(f.name))
+        .collect();
     let mut seen: Vec<(usize, usize, String)> = Vec::new();
     let mut budget = Budget {
         remaining: INSTRUCTION_BUDGET,
@@ -262,7 +270,15 @@ fn evaluate_with(
         let not_before = if flow.transactional {
             None
         } else {
-            apply_policy(program, &mut outcome, &candidate, tz, deadline, &messages)
+            apply_policy(
+                program,
+                &mut outcome,
+                &candidate,
+                tz,
+                deadline,
+                &messages,
+                &transactional,
+            )
         };
         // What the state will record as done for this rule: any action not
         // skipped (a task too, whose follow-up `when 2d after call` the
@@ -321,6 +337,7 @@ fn apply_policy(
     tz: &TimeZone,
     deadline: Timestamp,
     messages: &[SentMessage],
+    transactional: &[&str],
 ) -> Option<Timestamp> {
     let Outcome::Planned(actions) = outcome else {
         return None;
@@ -368,12 +385,6 @@ fn apply_policy(
         }
     }
     let day = landing_day(candidate.instant, tz);
-    let transactional: BTreeSet<&str> = program
-        .flows
-        .iter()
-        .filter(|f| f.transactional)
-        .map(|f| program.string(f.name))
-        .collect();
     for cap in policy.caps.iter().filter(|c| !c.tasks) {
         let in_period = |at: Timestamp| match cap.window {
             // The contact's calendar day: a next-morning SMS is a new day.
@@ -389,7 +400,7 @@ fn apply_policy(
         let counted = messages
             .iter()
             .filter(|m| m.at <= candidate.instant && in_period(m.at))
-            .filter(|m| !transactional.contains(m.flow.as_str()))
+            .filter(|m| !transactional.contains(&m.flow.as_str()))
             // A task or a webhook is not a message.
             .filter(|m| m.channel.is_some())
             .filter(|m| cap.channel.is_none() || m.channel == cap.channel)

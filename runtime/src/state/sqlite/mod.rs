@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{
     Activity, ContactState, Coupon, Exit, FeedbackCount, Held, HeldBy, Holder, InDoubt, Mark,
     RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
-    StateStore, StoredChange, Taken, Withdrawal, LEASE_FOR,
+    StateStore, StoredChange, Taken, LEASE_FOR,
 };
 mod file_check;
 mod rows;
@@ -705,12 +705,18 @@ impl StateStore for SqliteState {
         Ok(at.and_then(|t| t.parse().ok()))
     }
 
-    fn withdrawals(&self, contacts: &[&str]) -> StateResult<Vec<Withdrawal>> {
+    fn consent_events(&self, contacts: &[&str]) -> StateResult<HashMap<String, Vec<Event>>> {
         let mut found: HashMap<String, Vec<Event>> = HashMap::new();
+        let kinds = crate::vm::consent::CONSENT_EVENTS
+            .map(|kind| format!("'{kind}'"))
+            .join(", ");
+        let query = format!(
+            "SELECT contact, id, kind, at, attributes FROM events
+             WHERE contact IN (?) AND kind IN ({kinds})"
+        );
         for chunk in contacts.chunks(PREFETCH_CHUNK) {
             self.per_contact(
-                "SELECT contact, id, kind, at, attributes FROM events
-                 WHERE contact IN (?) AND kind IN ('unsubscribed', 'resubscribed', 'bounced', 'complained')",
+                &query,
                 chunk,
                 "cannot read the contacts' unsubscriptions and bounces",
                 |row, events: &mut Vec<Event>| {
@@ -720,10 +726,7 @@ impl StateStore for SqliteState {
                 &mut found,
             )?;
         }
-        Ok(found
-            .iter()
-            .flat_map(|(contact, events)| crate::state::withdrawals_of(contact, events))
-            .collect())
+        Ok(found)
     }
 
     fn save_field(

@@ -27,10 +27,6 @@ pub fn to_json(value: &Value) -> serde_json::Value {
     }
 }
 
-pub fn from_json(value: &serde_json::Value) -> Value {
-    crate::input::json_value(value)
-}
-
 pub fn sent_message(row: &rusqlite::Row) -> rusqlite::Result<SentMessage> {
     sent_message_at(row, 0)
 }
@@ -67,7 +63,7 @@ pub fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
         serde_json::from_str(&row.get::<_, String>(at + 3)?).unwrap_or_default();
     event.attributes = attributes
         .iter()
-        .map(|(k, v)| (k.clone(), from_json(v)))
+        .map(|(k, v)| (k.clone(), crate::input::json_value(v)))
         .collect();
     Ok(event)
 }
