@@ -25,6 +25,10 @@ impl Drop for Serve {
 }
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
+    serve_with(dir, env, &[])
+}
+
+fn serve_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Serve {
     let mut command = Command::new(BIN);
     command
         .args([
@@ -36,6 +40,7 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -650,4 +655,189 @@ fn provider_feedback_naming_only_a_message_id_reaches_its_contact() {
     );
     let table = text(&support::flowc(&dir, &["report"], &[]).stdout);
     assert!(table.contains("complaints"), "{table}");
+}
+
+#[test]
+fn a_slow_client_is_cut_off_and_others_are_still_served() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let dir = project("slow");
+    let token = "a-long-events-token-0123456789";
+    let service = serve_with(
+        &dir,
+        &[("FLOWC_EVENTS_TOKEN", token)],
+        &["--client-timeout", "1s"],
+    );
+    let address = service.base.trim_start_matches("http://").to_string();
+    let connect = || {
+        let stream = TcpStream::connect(&address).expect("connects");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("a read timeout");
+        stream
+    };
+    // Headers that never end (slowloris), and a body that never comes:
+    // both connections are closed after the client timeout, the second
+    // with a 408.
+    let mut headers = connect();
+    headers
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n")
+        .expect("writes");
+    let mut body = connect();
+    body.write_all(
+        format!(
+            "POST /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Length: 100\r\n\r\n{{\"type\""
+        )
+        .as_bytes(),
+    )
+    .expect("writes");
+    let started = Instant::now();
+    // Meanwhile a client that asks properly is answered.
+    let (status, _, text) = get(&format!("{}/healthz", service.base), "content-type");
+    assert_eq!((status, text.as_str()), (200, "ok\n"));
+    let mut answer = Vec::new();
+    headers
+        .read_to_end(&mut answer)
+        .expect("the server closes the connection (not the read timeout)");
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(8),
+        "cut off after {waited:?}, {answer:?}"
+    );
+    assert!(
+        answer.is_empty() || String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let mut answer = String::new();
+    body.read_to_string(&mut answer)
+        .expect("the server answers and closes");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// The serve project with two kinds of message declared: the greeting is
+/// `news`, the birthday reminder `offers`, and a kindless thank-you goes
+/// on the birthday too.
+fn project_with_kinds(name: &str) -> PathBuf {
+    let dir = project(name);
+    let toml = std::fs::read_to_string(dir.join("flow.toml")).expect("flow.toml");
+    std::fs::write(
+        dir.join("flow.toml"),
+        format!("{toml}[kinds]\nnews = \"News & greetings\"\noffers = \"Offers <and> coupons\"\n"),
+    )
+    .expect("flow.toml");
+    std::fs::remove_file(dir.join("b.flow")).expect("b.flow");
+    for (file, text) in [
+        ("news.flow", "kind: news\nwhen birthday - 3d send hello\n"),
+        ("offers.flow", "kind: offers\non birthday send reminder\n"),
+        ("plain.flow", "on birthday send clicked_thanks\n"),
+    ] {
+        std::fs::write(dir.join(file), text).expect("a flow");
+    }
+    dir
+}
+
+#[test]
+fn the_preference_page_stops_one_kind_and_keeps_the_others() {
+    let dir = project_with_kinds("kinds");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let url = unsubscribe_url(&mails(&dir, "ana@example.com", "Hello")[0]);
+    let (status, _, page) = get(&url, "content-type");
+    assert_eq!(status, 200);
+    // Every box ticked; the project's words escaped; no SMS or push box
+    // (the project sends neither).
+    for item in [
+        "name=\"channel\" value=\"email\" checked",
+        "name=\"kind\" value=\"news\" checked",
+        "name=\"kind\" value=\"offers\" checked",
+        "News &amp; greetings",
+        "Offers &lt;and&gt; coupons",
+    ] {
+        assert!(page.contains(item), "{item} in {page}");
+    }
+    assert!(!page.contains("value=\"sms\""), "{page}");
+    // Offers unticked, the rest kept.
+    let form = "application/x-www-form-urlencoded";
+    let (status, page) = post(
+        &url,
+        form,
+        "action=preferences&channel=email&kind=news",
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(page.contains("Your preferences are saved"), "{page}");
+    assert!(
+        page.contains("name=\"kind\" value=\"offers\">")
+            && page.contains("name=\"kind\" value=\"news\" checked"),
+        "{page}"
+    );
+    run(&dir, BIRTHDAY, &service.base);
+    // Ana: no offer, the kindless thank-you; Bram: both.
+    assert!(mails(&dir, "ana@example.com", "Happy birthday").is_empty());
+    assert_eq!(
+        mails(&dir, "ana@example.com", "Thanks for looking").len(),
+        1
+    );
+    assert_eq!(mails(&dir, "bram@example.com", "Happy birthday").len(), 1);
+    assert_eq!(
+        mails(&dir, "bram@example.com", "Thanks for looking").len(),
+        1
+    );
+    // The same form again changes nothing (no new event); e-mail unticked
+    // withdraws every e-mail, offers and news included.
+    let (_, page) = post(&url, form, "action=preferences&kind=news", None);
+    assert!(
+        page.contains("You are unsubscribed from these e-mails"),
+        "{page}"
+    );
+    assert!(page.contains("name=\"channel\" value=\"email\">"), "{page}");
+}
+
+#[test]
+fn the_preference_page_works_in_a_real_browser() {
+    if !support::browser::available() {
+        return;
+    }
+    let dir = project_with_kinds("browser");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let url = unsubscribe_url(&mails(&dir, "ana@example.com", "Hello")[0]);
+    let browser = support::browser::Browser::start();
+    browser.open(&url);
+    assert!(browser.selected(&browser.find("#kind-offers")));
+    browser.click(&browser.find("#kind-offers"));
+    assert!(!browser.selected(&browser.find("#kind-offers")));
+    browser.submit(&browser.find("#save"));
+    // The answer is a new page: read, not the page before the submit.
+    let status = browser.text(&browser.find("[role=status]"));
+    assert_eq!(status, "Your preferences are saved.");
+    assert!(!browser.selected(&browser.find("#kind-offers")));
+    assert!(browser.selected(&browser.find("#kind-news")));
+    assert!(browser.selected(&browser.find("#channel-email")));
+    let shot = browser.screenshot("preferences-saved");
+    eprintln!("screenshot: {}", shot.display());
+    // The main button, then its undo.
+    browser.submit(&browser.find("#unsubscribe"));
+    assert_eq!(
+        browser.text(&browser.find("[role=status]")),
+        "You are unsubscribed: no more of these e-mails will be sent."
+    );
+    browser.screenshot("unsubscribed");
+    browser.submit(&browser.find("#resubscribe"));
+    assert_eq!(
+        browser.text(&browser.find("[role=status]")),
+        "You will receive these e-mails again."
+    );
+    let console = browser.console();
+    assert!(console.is_empty(), "the console: {console:?}");
+    drop(browser);
+    // The browser's choices reached the state: offers stay off.
+    run(&dir, BIRTHDAY, &service.base);
+    assert!(mails(&dir, "ana@example.com", "Happy birthday").is_empty());
+    assert_eq!(
+        mails(&dir, "ana@example.com", "Thanks for looking").len(),
+        1
+    );
 }

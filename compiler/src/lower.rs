@@ -96,6 +96,11 @@ pub fn lower(
             secret_env: settings.secret_env.clone(),
         })
         .collect();
+    let kinds = project
+        .kinds
+        .iter()
+        .map(|(name, words)| (lowering.string(name), lowering.string(words)))
+        .collect();
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -114,6 +119,7 @@ pub fn lower(
         events,
         templates,
         webhooks,
+        kinds,
     }
 }
 
@@ -217,6 +223,7 @@ impl<'a> Lowering<'a> {
                 program::LeapDay::Mar1 => LeapDayRule::Mar1,
             },
             transactional: settings.transactional,
+            kind: settings.kind.as_deref().map(|k| self.string(k)),
             audience,
             messages: tables.messages,
             filters: tables.filters,

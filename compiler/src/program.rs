@@ -80,6 +80,8 @@ pub struct FlowSettings {
     /// `kind: transactional`: messages the contact asked for (a receipt, a
     /// parcel ready): no marketing consent, caps or quiet hours apply.
     pub transactional: bool,
+    /// `kind: offers`: a kind of marketing message the project declares.
+    pub kind: Option<String>,
 }
 
 impl FlowSettings {
@@ -93,6 +95,7 @@ impl FlowSettings {
             reentry: Reentry::Once,
             leap_day: LeapDay::Feb28,
             transactional: false,
+            kind: None,
         }
     }
 }

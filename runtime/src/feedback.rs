@@ -85,12 +85,23 @@ fn about(resolved: &Resolved, kind: &str, id: String, at: Timestamp) -> Event {
         .with("occurrence", Value::Text(resolved.key.occurrence.clone()))
 }
 
-/// An unsubscribe (`resubscribe`: its undo) from the message's channel.
-/// Each is a new event, so that unsubscribing again after an undo counts.
+/// What an unsubscribe or its undo speaks of: a channel (every kind of
+/// message on it) or a kind of message the project declares (on every
+/// channel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subscription<'a> {
+    Channel(&'a str),
+    Kind(&'a str),
+}
+
+/// An unsubscribe (`resubscribe`: its undo) from a channel or a kind of
+/// message. Each is a new event, so that unsubscribing again after an
+/// undo counts; the events of one preference form differ by what they
+/// speak of.
 pub fn subscription_event(
     resolved: &Resolved,
     resubscribe: bool,
-    channel: &str,
+    of: Subscription,
     via: &str,
     at: Timestamp,
 ) -> Event {
@@ -99,9 +110,17 @@ pub fn subscription_event(
     } else {
         "unsubscribed"
     };
-    let id = format!("{kind}-{}-{}", resolved.token.action_id, at.as_nanosecond());
+    let (attribute, name) = match of {
+        Subscription::Channel(channel) => ("channel", channel),
+        Subscription::Kind(kind) => ("kind", kind),
+    };
+    let id = format!(
+        "{kind}-{}-{}-{attribute}-{name}",
+        resolved.token.action_id,
+        at.as_nanosecond()
+    );
     about(resolved, kind, id, at)
-        .with("channel", Value::Text(channel.to_string()))
+        .with(attribute, Value::Text(name.to_string()))
         .with("via", Value::Text(via.to_string()))
 }
 

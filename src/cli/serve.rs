@@ -22,11 +22,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode::Program;
-use flowc_runtime::feedback::{self, Resolved};
+use flowc_runtime::feedback::{self, Resolved, Subscription};
 use flowc_runtime::input::read_events;
 use flowc_runtime::keys::{Keys, Purpose};
 use flowc_runtime::state::{SqliteState, StateStore};
-use flowc_runtime::vm::consent::withdrawal;
 use flowc_runtime::vm::Event;
 use jiff::Timestamp;
 
@@ -45,13 +44,27 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+
+    /// How long a client may take to send a request's headers, and then
+    /// to be answered: a slow or stalled client is cut off after it.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = client_timeout)]
+    client_timeout: Duration,
+}
+
+fn client_timeout(text: &str) -> Result<Duration, String> {
+    let span: jiff::Span = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as `10s` or `1m`"))?;
+    let duration = jiff::SignedDuration::try_from(span)
+        .ok()
+        .and_then(|d| Duration::try_from(d).ok())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{text}` is not a positive duration of seconds or minutes"))?;
+    Ok(duration)
 }
 
 /// The largest body `POST /events` reads.
 const MAX_EVENTS_BODY: usize = 4 * 1024 * 1024;
-
-/// How long a request may take, reading included: a slow client is cut off.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open within this long of the hand-off is a machine's (a privacy
 /// proxy fetching images), not a person's.
@@ -118,7 +131,7 @@ fn serve(args: ServeArgs, zones: &ZoneDb) -> Result<(), String> {
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            args.client_timeout,
         ))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(service);
@@ -133,13 +146,52 @@ fn serve(args: ServeArgs, zones: &ZoneDb) -> Result<(), String> {
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         // The first line says where it listens (port 0 picks a free one).
         println!("flowc serve: listening on http://{address}");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| format!("the service stopped: {e}"))
+        connections(listener, app, args.client_timeout).await;
+        Ok::<(), String>(())
     })?;
     eprintln!("flowc serve: stopped");
     Ok(())
+}
+
+/// Accepts connections and serves each one over HTTP/1.1 with a deadline
+/// for its headers (the slowloris attack holds connections open by sending
+/// them a byte at a time), until SIGINT or SIGTERM; then stops accepting
+/// and lets the requests in flight finish, for at most `timeout`.
+async fn connections(listener: tokio::net::TcpListener, app: Router, timeout: Duration) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    let mut stop = std::pin::pin!(shutdown());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most often: wait rather
+                    // than spin, and keep serving the open connections.
+                    eprintln!("warning: cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // A client that goes away is its own business.
+            let _ = connection.await;
+        });
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(timeout) => {
+            eprintln!("flowc serve: requests still open after {timeout:?} were cut off");
+        }
+    }
 }
 
 /// SIGINT or SIGTERM: stop accepting, finish the requests in flight.
@@ -227,33 +279,135 @@ async fn record(service: &Shared, contact: String, event: Event) -> Result<(), S
     .await
 }
 
-/// GET /u/TOKEN: a page that says what the link does and asks; a GET never
-/// unsubscribes (link scanners fetch every URL of a message).
-async fn unsubscribe_page(State(service): State<Shared>, Path(token): Path<String>) -> Response {
-    // Whether the contact has withdrawn from e-mail (not bounced): what
-    // the page offers, to unsubscribe or to come back.
-    let withdrawn = with_store(&service, move |service, store| {
+/// Where a contact stands, as the preference page shows it.
+struct Standing {
+    /// Withdrawn from every marketing e-mail.
+    email: bool,
+    /// The channels the program sends on: name, label, withdrawn.
+    channels: Vec<(&'static str, &'static str, bool)>,
+    /// The kinds of message the project declares: name, words, withdrawn.
+    kinds: Vec<(String, String, bool)>,
+}
+
+fn standing(program: &Program, events: &[Event], now: Timestamp) -> Standing {
+    use flowc_runtime::bytecode::Channel;
+    use flowc_runtime::vm::consent::{channel_withdrawn, kind_withdrawn};
+    let channels = [
+        (Channel::Email, "E-mail"),
+        (Channel::Sms, "Text messages (SMS)"),
+        (Channel::Push, "Push notifications"),
+    ]
+    .into_iter()
+    .filter(|(channel, _)| {
+        *channel == Channel::Email || program.templates.iter().any(|t| t.channel == *channel)
+    })
+    .map(|(channel, label)| {
+        (
+            channel.name(),
+            label,
+            channel_withdrawn(events, channel.name(), now),
+        )
+    })
+    .collect();
+    let kinds = program
+        .kinds
+        .iter()
+        .map(|(name, words)| {
+            let name = program.string(*name);
+            (
+                name.to_string(),
+                program.string(*words).to_string(),
+                kind_withdrawn(events, name, now),
+            )
+        })
+        .collect();
+    Standing {
+        email: channel_withdrawn(events, "email", now),
+        channels,
+        kinds,
+    }
+}
+
+/// What a POST to `/u/TOKEN` asks.
+enum Change {
+    /// Out of (or, `back`, into) every marketing e-mail: RFC 8058's
+    /// one-click POST, or the page's main button.
+    Email { back: bool, via: &'static str },
+    /// The preference form: the channels and kinds left ticked.
+    Preferences {
+        channels: Vec<String>,
+        kinds: Vec<String>,
+    },
+}
+
+/// Resolves a `/u/` token, applies `change` (none for a GET) in one group
+/// and answers where the contact stands after it; `None` for a token
+/// that does not verify.
+async fn preferences(
+    service: &Shared,
+    token: String,
+    change: Option<Change>,
+) -> Result<Option<Standing>, String> {
+    with_store(service, move |service, store| {
+        let program = &service.program;
         let Some(resolved) = feedback::resolve(&service.keys, store, &token, Purpose::Unsubscribe)
             .map_err(|e| e.0)?
         else {
             return Ok(None);
         };
-        let contact = resolved.key.contact.as_str();
-        let events = store.consent_events(&[contact]).map_err(|e| e.0)?;
-        let events = events.get(contact).map_or(&[][..], Vec::as_slice);
-        let withdrawal = withdrawal(events, "email", false, Timestamp::now());
-        Ok(Some(withdrawal.is_some_and(|w| !w.bounce)))
+        let contact = resolved.key.contact.clone();
+        let now = Timestamp::now();
+        let read = |store: &mut SqliteState| {
+            let events = store.consent_events(&[&contact]).map_err(|e| e.0)?;
+            let events = events.get(&contact).cloned().unwrap_or_default();
+            Ok::<_, String>(standing(program, &events, now))
+        };
+        let before = read(store)?;
+        let event = |back: bool, of: Subscription, via: &str| {
+            feedback::subscription_event(&resolved, back, of, via, now)
+        };
+        let events: Vec<Event> = match change {
+            None => return Ok(Some(before)),
+            Some(Change::Email { back, via }) => {
+                vec![event(back, Subscription::Channel("email"), via)]
+            }
+            Some(Change::Preferences { channels, kinds }) => {
+                // Only what the form changed: a box left as it was says nothing.
+                let channels = before.channels.iter().filter_map(|(name, _, out)| {
+                    let ticked = channels.iter().any(|c| c == name);
+                    (ticked == *out).then(|| event(ticked, Subscription::Channel(name), "page"))
+                });
+                let kinds = before.kinds.iter().filter_map(|(name, _, out)| {
+                    let ticked = kinds.iter().any(|k| k == name);
+                    (ticked == *out).then(|| event(ticked, Subscription::Kind(name), "page"))
+                });
+                channels.chain(kinds).collect()
+            }
+        };
+        store.begin_group().map_err(|e| e.0)?;
+        for event in &events {
+            store.ingest(&contact, event).map_err(|e| e.0)?;
+        }
+        store.commit_group().map_err(|e| e.0)?;
+        read(store).map(Some)
     })
-    .await;
-    match withdrawn {
-        Ok(Some(withdrawn)) => page(withdrawn, None),
+    .await
+}
+
+/// GET /u/TOKEN: the preference page; a GET never unsubscribes (link
+/// scanners fetch every URL of a message).
+async fn unsubscribe_page(State(service): State<Shared>, Path(token): Path<String>) -> Response {
+    match preferences(&service, token, None).await {
+        Ok(Some(standing)) => page(&standing, None),
         Ok(None) => not_found(),
         Err(_) => unavailable(),
     }
 }
 
 /// POST /u/TOKEN: `List-Unsubscribe=One-Click` (RFC 8058, from the mail
-/// client) or the page's form (`action=unsubscribe|resubscribe`).
+/// client), or the page's forms: `action=unsubscribe|resubscribe` (every
+/// marketing e-mail) or `action=preferences` with the ticked `channel`s
+/// and `kind`s.
 async fn unsubscribe(
     State(service): State<Shared>,
     Path(token): Path<String>,
@@ -261,38 +415,64 @@ async fn unsubscribe(
 ) -> Response {
     let form: Vec<(String, String)> = url_form(&body);
     let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    let one_click = value("List-Unsubscribe") == Some("One-Click");
-    let resubscribe = !one_click && value("action") == Some("resubscribe");
-    let resolved = match resolved(&service, token, Purpose::Unsubscribe).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let values = |key: &str| {
+        form.iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
     };
-    let via = if one_click { "one-click" } else { "page" };
-    let event =
-        feedback::subscription_event(&resolved, resubscribe, "email", via, Timestamp::now());
-    if record(&service, resolved.key.contact.clone(), event)
-        .await
-        .is_err()
-    {
-        return unavailable();
+    let one_click = value("List-Unsubscribe") == Some("One-Click");
+    let (change, done) = match value("action") {
+        _ if one_click => (
+            Change::Email {
+                back: false,
+                via: "one-click",
+            },
+            "",
+        ),
+        Some("resubscribe") => (
+            Change::Email {
+                back: true,
+                via: "page",
+            },
+            "You will receive these e-mails again.",
+        ),
+        Some("preferences") => (
+            Change::Preferences {
+                channels: values("channel"),
+                kinds: values("kind"),
+            },
+            "Your preferences are saved.",
+        ),
+        _ => (
+            Change::Email {
+                back: false,
+                via: "page",
+            },
+            "You are unsubscribed: no more of these e-mails will be sent.",
+        ),
+    };
+    match preferences(&service, token, Some(change)).await {
+        Ok(Some(_)) if one_click => (StatusCode::OK, "unsubscribed\n").into_response(),
+        Ok(Some(standing)) => page(&standing, Some(done)),
+        Ok(None) => not_found(),
+        Err(_) => unavailable(),
     }
-    if one_click {
-        return (StatusCode::OK, "unsubscribed\n").into_response();
-    }
-    page(
-        !resubscribe,
-        Some(if resubscribe {
-            "You will receive these e-mails again."
-        } else {
-            "You are unsubscribed: no more of these e-mails will be sent."
-        }),
-    )
 }
 
-/// The page: where the contact stands, and one button to change it.
-fn page(unsubscribed: bool, done: Option<&str>) -> Response {
-    let (status, action, button) = if unsubscribed {
+/// Text for HTML (the project's words for its kinds).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The page: where the contact stands, one button for every marketing
+/// e-mail, and a form per channel and per kind. Plain HTML: no script,
+/// labels on every box, works without CSS.
+fn page(standing: &Standing, done: Option<&str>) -> Response {
+    let (status, action, button) = if standing.email {
         (
             "You are unsubscribed from these e-mails.",
             "resubscribe",
@@ -308,15 +488,48 @@ fn page(unsubscribed: bool, done: Option<&str>) -> Response {
     let done = done
         .map(|d| format!("<p role=\"status\"><strong>{d}</strong></p>"))
         .unwrap_or_default();
+    let boxes = |name: &str, items: &mut dyn Iterator<Item = (String, String, bool)>| {
+        items
+            .map(|(value, label, out)| {
+                let id = format!("{name}-{value}");
+                let checked = if out { "" } else { " checked" };
+                format!(
+                    "<div><input type=\"checkbox\" id=\"{id}\" name=\"{name}\" value=\"{value}\"{checked}> \
+                     <label for=\"{id}\">{}</label></div>",
+                    escape(&label)
+                )
+            })
+            .collect::<String>()
+    };
+    let channels = boxes(
+        "channel",
+        &mut standing
+            .channels
+            .iter()
+            .map(|(n, l, out)| (n.to_string(), l.to_string(), *out)),
+    );
+    let kinds = if standing.kinds.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<fieldset><legend>What we may send you</legend>{}</fieldset>",
+            boxes("kind", &mut standing.kinds.iter().cloned())
+        )
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>E-mail preferences</title>\
+         <title>E-mail preferences</title><link rel=\"icon\" href=\"data:,\">\
          <style>body{{font:1.1rem/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
-         button{{font:inherit;padding:.5rem 1.2rem}}</style></head>\
-         <body><main><h1>E-mail preferences</h1>{done}<p>{status}</p>\
+         button{{font:inherit;padding:.5rem 1.2rem}}fieldset{{margin:1rem 0;border:1px solid #888}}\
+         input{{width:1.2rem;height:1.2rem;vertical-align:middle}}</style></head>\
+         <body><main><h1>E-mail preferences</h1>{done}<p id=\"standing\">{status}</p>\
          <form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"{action}\">\
-         <button type=\"submit\">{button}</button></form></main></body></html>\n"
+         <button type=\"submit\" id=\"{action}\">{button}</button></form>\
+         <h2>Or choose what you receive</h2>\
+         <form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"preferences\">\
+         <fieldset><legend>Where we may write to you</legend>{channels}</fieldset>{kinds}\
+         <button type=\"submit\" id=\"save\">Save my preferences</button></form></main></body></html>\n"
     );
     ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }

@@ -6,6 +6,8 @@
 //! where `.ci/run` installs them all and a missing one is a failure.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

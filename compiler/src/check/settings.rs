@@ -36,7 +36,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("leap_day", "`feb28` or `mar1`"),
     (
         "kind",
-        "`marketing` or `transactional`, e.g. `kind: transactional`",
+        "`marketing`, `transactional` or a kind the project declares under `[kinds]`, e.g. `kind: transactional`",
     ),
 ];
 
@@ -188,7 +188,33 @@ pub fn check_settings(
             "kind" => match word {
                 Some("marketing") => result.transactional = false,
                 Some("transactional") => result.transactional = true,
-                _ => invalid("this is not `marketing` or `transactional`"),
+                Some(kind) if context.project.kinds.contains_key(kind) => {
+                    result.kind = Some(kind.to_string());
+                }
+                Some(kind) => {
+                    let kinds = &context.project.kinds;
+                    let suggestion = suggest::closest(kind, kinds.keys().map(String::as_str));
+                    let declared: Vec<&str> = kinds.keys().map(String::as_str).collect();
+                    let d = Diagnostic::new(
+                        Code::UnknownKind,
+                        source,
+                        value.span(),
+                        "not a kind of message of the project",
+                    )
+                    .with_message(format!("unknown kind of message `{kind}`"))
+                    .with_suggestion(suggestion);
+                    diagnostics.push(if declared.is_empty() {
+                        d.with_help(format!(
+                            "declare it in flow.toml: `[kinds]` then `{kind} = \"what these messages are\"`, or write `marketing` or `transactional`"
+                        ))
+                    } else {
+                        d.with_note(format!(
+                            "the kinds are: marketing, transactional, {}",
+                            declared.join(", ")
+                        ))
+                    });
+                }
+                None => invalid("this is not `marketing`, `transactional` or a declared kind"),
             },
             _ => {
                 let suggestion = suggest::closest(key, SETTINGS.iter().map(|(k, _)| *k));

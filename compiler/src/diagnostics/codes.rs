@@ -55,6 +55,7 @@ codes! {
     UnknownChannel = "E0019", Error, "unknown channel";
     AmbiguousName = "E0020", Error, "ambiguous name";
     UnknownWebhook = "E0021", Error, "unknown webhook";
+    UnknownKind = "E0022", Error, "unknown kind of message";
     // Types.
     TypeMismatch = "E0030", Error, "mismatched types";
     NotBoolean = "E0031", Error, "condition is not true or false";

@@ -19,6 +19,10 @@
 //! url_env = "CRM_WEBHOOK_URL"       # where `flowc run` finds the endpoint URL
 //! secret_env = "CRM_WEBHOOK_SECRET" # and the signing secret (optional)
 //!
+//! [kinds]                         # kinds of marketing message, each of
+//! offers = "Offers and coupons"   # which a contact can stop on its own
+//!                                 # (flows say `kind: offers`)
+//!
 //! [editor]                        # for `flowc lsp`: hovering a trigger
 //! sample_contact = "contacts.csv#c001"   # shows when it is next due for c001
 //! ```
@@ -55,6 +59,9 @@ pub struct Project {
     pub webhooks: Option<BTreeSet<String>>,
     /// Where a run finds each declared webhook's endpoint and secret.
     pub webhook_settings: BTreeMap<String, WebhookSettings>,
+    /// The kinds of marketing message (`[kinds]`), each with the words the
+    /// preference page shows for it.
+    pub kinds: BTreeMap<String, String>,
     /// The contact an editor computes trigger dates for (`[editor]`).
     pub sample_contact: Option<SampleContact>,
     /// The project file is not TOML: its schema is unknown, so flows are
@@ -91,6 +98,7 @@ impl Default for Project {
             templates: None,
             webhooks: None,
             webhook_settings: BTreeMap::new(),
+            kinds: BTreeMap::new(),
             sample_contact: None,
             unreadable: false,
         }
@@ -99,7 +107,9 @@ impl Default for Project {
 
 const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
 const WEBHOOK_KEYS: &[&str] = &["url_env", "secret_env"];
-const SECTIONS: &[&str] = &["project", "contact", "events", "webhooks", "editor"];
+const SECTIONS: &[&str] = &[
+    "project", "contact", "events", "webhooks", "kinds", "editor",
+];
 const EDITOR_KEYS: &[&str] = &["sample_contact"];
 
 impl Project {
@@ -254,6 +264,39 @@ impl Project {
                     }
                 }
                 project.webhook_settings.insert(name.clone(), settings);
+            }
+        }
+        if let Some(kinds) = table.get("kinds").and_then(|v| v.as_table()) {
+            for (name, value) in kinds {
+                let words = value.as_str().map(str::trim).unwrap_or("");
+                if matches!(name.as_str(), "marketing" | "transactional") {
+                    problem(
+                        name,
+                        format!("`{name}` is a kind of every project"),
+                        Some("declare only the kinds of marketing message a contact can stop one by one".into()),
+                    );
+                } else if !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    || !name.starts_with(|c: char| c.is_ascii_lowercase())
+                {
+                    problem(
+                        name,
+                        format!("`{name}` cannot be the name of a kind"),
+                        Some(
+                            "a kind is a word of lowercase letters, digits and `_`, e.g. `offers`"
+                                .into(),
+                        ),
+                    );
+                } else if words.is_empty() {
+                    problem(
+                        name,
+                        format!("kind `{name}` needs the words its contacts read"),
+                        Some(format!("write e.g. `{name} = \"Offers and coupons\"`: the preference page shows them")),
+                    );
+                } else {
+                    project.kinds.insert(name.clone(), words.to_string());
+                }
             }
         }
         if let Some(editor) = table.get("editor").and_then(|v| v.as_table()) {

@@ -149,9 +149,16 @@ impl Schema {
                 &[("message", FieldType::Text), ("link", FieldType::Text)][..],
             ),
             ("redeemed", &[("coupon", FieldType::Text)][..]),
-            ("unsubscribed", &[("channel", FieldType::Text)][..]),
+            // Of a channel, or of a kind of message the project declares.
+            (
+                "unsubscribed",
+                &[("channel", FieldType::Text), ("kind", FieldType::Text)][..],
+            ),
             // The undo of an unsubscribe, from the page `flowc serve` shows.
-            ("resubscribed", &[("channel", FieldType::Text)][..]),
+            (
+                "resubscribed",
+                &[("channel", FieldType::Text), ("kind", FieldType::Text)][..],
+            ),
             // A spam complaint (an e-mail provider's feedback loop).
             ("complained", &[("channel", FieldType::Text)][..]),
             // A hard bounce (`"bounce": "soft"` is not) stops every message

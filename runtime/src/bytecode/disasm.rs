@@ -42,6 +42,14 @@ pub fn disassemble(program: &Program) -> String {
             env(&webhook.secret_env, "$FLOWC_WEBHOOK_SECRET"),
         );
     }
+    for (name, words) in &program.kinds {
+        let _ = writeln!(
+            out,
+            "; kind {}: {:?}",
+            program.string(*name),
+            program.string(*words)
+        );
+    }
     let d = Disassembler { program, out };
     d.finish()
 }
@@ -110,6 +118,15 @@ impl Disassembler<'_> {
             Lateness::Within(o) => format!("within {}", offset(o)),
         };
         self.line(1, &format!("lateness  {lateness}"), None);
+        // Marketing without a declared kind, the default, is not shown.
+        let kind = match (flow.transactional, flow.kind) {
+            (true, _) => Some("transactional"),
+            (false, Some(kind)) => Some(self.s(kind)),
+            (false, None) => None,
+        };
+        if let Some(kind) = kind {
+            self.line(1, &format!("kind      {kind}"), None);
+        }
         let reentry = match flow.reentry {
             Reentry::Once => "once per occurrence".to_string(),
             Reentry::After(o) => format!("after {}", offset(o)),

@@ -20,7 +20,7 @@ use super::program::Program;
 pub const MAGIC: &[u8; 6] = b"FLOWB\0";
 
 /// The format this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 const HEADER_LEN: usize = 16;
 
@@ -132,6 +132,7 @@ mod tests {
             events: Vec::new(),
             templates: Vec::new(),
             webhooks: Vec::new(),
+            kinds: Vec::new(),
         }
     }
 

@@ -53,6 +53,21 @@ pub struct Program {
     /// The webhooks declared in `flow.toml`, with where a run finds their
     /// endpoints.
     pub webhooks: Vec<WebhookSpec>,
+    /// The kinds of marketing message the project declares (`[kinds]`),
+    /// with the words the preference page shows for each.
+    pub kinds: Vec<(StrId, StrId)>,
+}
+
+impl FlowCode {
+    /// What the flow's messages are, for consent.
+    pub fn message_kind<'a>(&self, program: &'a Program) -> crate::vm::consent::MessageKind<'a> {
+        use crate::vm::consent::MessageKind;
+        if self.transactional {
+            MessageKind::Transactional
+        } else {
+            MessageKind::Marketing(self.kind.map(|k| program.string(k)))
+        }
+    }
 }
 
 /// A named webhook and the environment variables that configure it at run
@@ -136,6 +151,9 @@ pub struct FlowCode {
     /// `kind: transactional`: no marketing consent, caps or quiet hours;
     /// only a hard bounce stops its messages.
     pub transactional: bool,
+    /// `kind: offers`: the kind of marketing message, one the project
+    /// declares, which a contact can stop on its own.
+    pub kind: Option<StrId>,
     pub audience: Option<Code>,
     /// Messages referred to by conditions: a name and the rules sending it.
     pub messages: Vec<MessageRef>,

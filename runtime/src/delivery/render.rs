@@ -6,6 +6,7 @@ use minijinja::{AutoEscape, Environment};
 use serde_json::json;
 
 use crate::bytecode::{Channel, FieldKind, Program};
+use crate::vm::consent::MessageKind;
 use crate::vm::{Action, Contact, Due, Outcome, Value};
 
 /// Settings of a run that rendering needs.
@@ -187,14 +188,17 @@ pub fn render_due(
         });
     }
     // A transactional message is stopped at hand-off by a hard bounce only,
-    // not by an unsubscribe.
-    let transactional = program
+    // not by an unsubscribe; a message of a declared kind by a withdrawal
+    // from that kind too.
+    let flow = program
         .flows
         .iter()
-        .any(|f| f.transactional && program.string(f.name) == due.flow);
+        .find(|f| program.string(f.name) == due.flow);
     let mut payload = json!({ "actions": actions });
-    if transactional {
-        payload["transactional"] = json!(true);
+    match flow.map(|f| f.message_kind(program)) {
+        Some(MessageKind::Transactional) => payload["transactional"] = json!(true),
+        Some(MessageKind::Marketing(Some(kind))) => payload["message_kind"] = json!(kind),
+        _ => {}
     }
     if !coupons.is_empty() {
         payload["coupons"] = json!(coupons);

@@ -486,6 +486,7 @@ mod tests {
                 url_env: Some("CRM_URL".into()),
                 secret_env: Some("CRM_SECRET".into()),
             }],
+            kinds: Vec::new(),
         }
     }
 

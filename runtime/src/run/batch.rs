@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use super::{describe, Backoff, RunError, RunSummary, BATCH};
 use crate::delivery::{Attempt, DeliveryError, Outbox, Progress};
 use crate::state::{Mark, SendKey, SendRecord, SendStatus, StateError, StateStore};
+use crate::vm::consent::MessageKind;
 
 /// Sends ready to go, delivered together once there are [`BATCH`].
 pub(super) struct Batch {
@@ -222,7 +223,12 @@ impl Batch {
                 .min();
             let mut withdrawn_at = None;
             let mut bounced = false;
-            let transactional = payload["transactional"].as_bool().unwrap_or(false);
+            let message_kind = payload["message_kind"].as_str().map(str::to_string);
+            let message_kind = if payload["transactional"].as_bool().unwrap_or(false) {
+                MessageKind::Transactional
+            } else {
+                MessageKind::Marketing(message_kind.as_deref())
+            };
             let events = consent_events
                 .get(&key.contact)
                 .map_or(&[][..], Vec::as_slice);
@@ -238,7 +244,7 @@ impl Batch {
                     if left.is_some() {
                         return false;
                     }
-                    let stop = crate::vm::consent::withdrawal(events, kind, transactional, now);
+                    let stop = crate::vm::consent::withdrawal(events, kind, message_kind, now);
                     if let Some(w) = stop {
                         withdrawn_at = withdrawn_at.or(Some(w.at));
                         bounced |= w.bounce;

@@ -251,7 +251,8 @@ fn matching<'s>(
 /// marketing message, a consent field of the project that is not true.
 pub fn consent(scope: &Scope, channel: Channel) -> Option<super::Skip> {
     let transactional = scope.flow.transactional;
-    match super::consent::withdrawal(scope.events, channel.name(), transactional, scope.now) {
+    let kind = scope.flow.message_kind(scope.program);
+    match super::consent::withdrawal(scope.events, channel.name(), kind, scope.now) {
         Some(w) if w.bounce => return Some(super::Skip::Bounced(channel)),
         Some(_) => return Some(super::Skip::NoConsent(channel)),
         None => {}
