@@ -841,3 +841,98 @@ fn the_preference_page_works_in_a_real_browser() {
         1
     );
 }
+
+#[test]
+fn the_report_attributes_purchases_to_the_last_message_within_the_window() {
+    let dir = project("attribution");
+    let toml = std::fs::read_to_string(dir.join("flow.toml")).expect("flow.toml");
+    std::fs::write(
+        dir.join("flow.toml"),
+        format!("{toml}[events.purchase]\namount = \"number\"\n[attribution]\nevent = \"purchase\"\namount = \"amount\"\nwindow = \"2d\"\n"),
+    )
+    .expect("flow.toml");
+    let token = "a-long-events-token-0123456789";
+    let service = serve(&dir, &[("FLOWC_EVENTS_TOKEN", token)]);
+    run(&dir, GREETING, &service.base);
+    // Two purchases of Ana within two days of her greeting; Bram's a week
+    // later (outside the window); a purchase before any message.
+    let lines = [
+        r#"{"type": "purchase", "contact": "a1", "at": "2027-06-13T10:00:00Z", "id": "p1", "amount": 40}"#,
+        r#"{"type": "purchase", "contact": "a1", "at": "2027-06-13T12:00:00Z", "id": "p2", "amount": 10.5}"#,
+        r#"{"type": "purchase", "contact": "b1", "at": "2027-06-19T10:00:00Z", "id": "p3", "amount": 99}"#,
+        r#"{"type": "purchase", "contact": "b1", "at": "2027-06-01T10:00:00Z", "id": "p4", "amount": 7}"#,
+    ];
+    let (status, body) = post(
+        &format!("{}/events", service.base),
+        "application/x-ndjson",
+        &lines.join("\n"),
+        Some(token),
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = support::flowc(
+        &dir,
+        &["report", "--state", "flow.db", "--program", ".", "--json"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        report["attribution"]["flows"],
+        serde_json::json!([{ "flow": "b", "count": 2, "revenue": 50.5 }]),
+        "{report}"
+    );
+    assert_eq!(report["attribution"]["window_seconds"], 172_800);
+    let out = support::flowc(
+        &dir,
+        &["report", "--state", "flow.db", "--program", "."],
+        &[],
+    );
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("purchase within 2d of a message (the last one counts), and their amount:"),
+        "{shown}"
+    );
+    assert!(shown.contains("50.50"), "{shown}");
+}
+
+#[test]
+fn the_events_token_comes_from_a_file_and_an_unreadable_one_is_named() {
+    let dir = project("token-file");
+    let missing = dir.join("secrets/events-token");
+    let out = support::flowc(
+        &dir,
+        &["serve", "--program", ".", "--listen", "127.0.0.1:0"],
+        &[("FLOWC_EVENTS_TOKEN_FILE", missing.to_str().expect("a path"))],
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cannot read FLOWC_EVENTS_TOKEN_FILE {}",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    // From a file (with its newline), the token works.
+    let token = "a-long-events-token-from-a-file";
+    std::fs::create_dir_all(missing.parent().expect("a folder")).expect("a folder");
+    std::fs::write(&missing, format!("{token}\n")).expect("the token file");
+    let service = serve(
+        &dir,
+        &[("FLOWC_EVENTS_TOKEN_FILE", missing.to_str().expect("a path"))],
+    );
+    let event = r#"{"type": "visit", "contact": "a1", "at": "2027-06-13T10:00:00Z", "id": "v1"}"#;
+    let url = format!("{}/events", service.base);
+    let (status, body) = post(&url, "application/x-ndjson", event, Some(token));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"known":0,"new":1,"rejected":[]}"#)
+    );
+    let (status, _) = post(
+        &url,
+        "application/x-ndjson",
+        event,
+        Some("wrong-token-0123456789"),
+    );
+    assert_eq!(status, 401);
+}

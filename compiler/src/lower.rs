@@ -101,6 +101,14 @@ pub fn lower(
         .iter()
         .map(|(name, words)| (lowering.string(name), lowering.string(words)))
         .collect();
+    let attribution = project
+        .attribution
+        .as_ref()
+        .map(|a| bytecode::AttributionSpec {
+            event: lowering.string(&a.event),
+            amount: a.amount.as_deref().map(|m| lowering.string(m)),
+            window: a.window,
+        });
     bytecode::Program {
         sources: flow_files
             .iter()
@@ -120,6 +128,7 @@ pub fn lower(
         templates,
         webhooks,
         kinds,
+        attribution,
     }
 }
 

@@ -146,7 +146,7 @@ pub fn main() -> ExitCode {
         Command::Ingest(args) => ingest::run(args, &zones),
         Command::Serve(args) => serve::run(args, &zones),
         Command::Coupons(args) => coupons::run(args),
-        Command::Report(args) => report::report(args),
+        Command::Report(args) => report::report(args, &zones),
         Command::Status(args) => report::status(args),
         Command::Ack(args) => report::ack(args),
         Command::Explain(args) => explain::run(args),

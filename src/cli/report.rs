@@ -16,6 +16,12 @@ pub struct ReportArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+
+    /// The program (or flows) the runs used: with an `[attribution]` in
+    /// its flow.toml, the report adds the conversions and revenue that
+    /// followed each flow's messages.
+    #[arg(long, value_name = "FILE")]
+    program: Option<PathBuf>,
 }
 
 fn open(args: &ReportArgs) -> Result<SqliteState, u8> {
@@ -35,10 +41,34 @@ fn open(args: &ReportArgs) -> Result<SqliteState, u8> {
 /// Per flow and rule: delivered, pending (why), failed (the server's
 /// answer), missed, skipped (why);
 /// per flow, the opens, clicks and redemptions ingested.
-pub fn report(args: ReportArgs) -> u8 {
+pub fn report(args: ReportArgs, zones: &flowc_compiler::ZoneDb) -> u8 {
     let state = match open(&args) {
         Ok(state) => state,
         Err(code) => return code,
+    };
+    let attribution = match &args.program {
+        None => None,
+        Some(path) => match super::run::load_program(path, zones) {
+            Ok(program) => program.attribution.as_ref().map(|a| Attribution {
+                event: program.string(a.event).to_string(),
+                amount: a.amount.map(|m| program.string(m).to_string()),
+                window: a.window,
+            }),
+            Err((code, message)) => {
+                eprintln!("error: {message}");
+                return code;
+            }
+        },
+    };
+    let conversions = match &attribution {
+        None => Vec::new(),
+        Some(a) => match state.conversions(&a.event, a.amount.as_deref(), a.window) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
     };
     let read = (state.counts(), state.feedback_counts(), state.in_doubt());
     let (counts, feedback, in_doubt) = match read {
@@ -55,7 +85,13 @@ pub fn report(args: ReportArgs) -> u8 {
             .map(|f| serde_json::json!({"flow": f.flow, "kind": f.kind, "detail": f.detail, "count": f.count}))
             .collect();
         let flows: Vec<_> = engagement.iter().map(FlowEngagement::json).collect();
-        let value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows, "in_doubt": in_doubt });
+        let mut value = serde_json::json!({ "sends": counts, "feedback": feedback, "flows": flows, "in_doubt": in_doubt });
+        if let Some(a) = &attribution {
+            value["attribution"] = serde_json::json!({
+                "event": a.event, "amount": a.amount, "window_seconds": a.window,
+                "flows": conversions,
+            });
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -133,7 +169,45 @@ pub fn report(args: ReportArgs) -> u8 {
             }
         }
     }
+    if let Some(a) = &attribution {
+        println!();
+        let within = shown_window(a.window);
+        match &a.amount {
+            Some(amount) => println!(
+                "{} within {within} of a message (the last one counts), and their {amount}:",
+                a.event
+            ),
+            None => println!(
+                "{} within {within} of a message (the last one counts):",
+                a.event
+            ),
+        }
+        println!("{:<20} {:>11} {:>12}", "flow", "conversions", "revenue");
+        for c in &conversions {
+            println!("{:<20} {:>11} {:>12.2}", c.flow, c.count, c.revenue);
+        }
+        if conversions.is_empty() {
+            println!("(none yet)");
+        }
+    }
     EXIT_OK
+}
+
+/// `[attribution]` of the program's flow.toml.
+struct Attribution {
+    event: String,
+    amount: Option<String>,
+    window: i64,
+}
+
+/// `7d`, `36h`, `90m`, `45s`: the largest whole unit.
+fn shown_window(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// Per flow: what was delivered and what came back. Rates are events per
@@ -255,6 +329,7 @@ pub fn ack(args: AckArgs) -> u8 {
     let report = ReportArgs {
         state: args.state.clone(),
         json: false,
+        program: None,
     };
     let mut state = match open(&report) {
         Ok(state) => state,

@@ -102,7 +102,12 @@ fn serve(args: ServeArgs, zones: &ZoneDb) -> Result<(), String> {
         (Some(token), _) if !token.is_empty() => Some(token),
         (_, Some(path)) => Some(
             std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read FLOWC_EVENTS_TOKEN_FILE: {e}"))?
+                .map_err(|e| {
+                    format!(
+                        "cannot read FLOWC_EVENTS_TOKEN_FILE {}: {e}",
+                        std::path::Path::new(&path).display()
+                    )
+                })?
                 .trim()
                 .to_string(),
         ),

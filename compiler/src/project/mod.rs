@@ -23,6 +23,11 @@
 //! offers = "Offers and coupons"   # which a contact can stop on its own
 //!                                 # (flows say `kind: offers`)
 //!
+//! [attribution]                   # `flowc report`: revenue of the
+//! event = "purchase"              # purchases that follow a message
+//! amount = "amount"               # (a number attribute of the event)
+//! window = "7d"                   # within this long (last message wins)
+//!
 //! [editor]                        # for `flowc lsp`: hovering a trigger
 //! sample_contact = "contacts.csv#c001"   # shows when it is next due for c001
 //! ```
@@ -62,6 +67,8 @@ pub struct Project {
     /// The kinds of marketing message (`[kinds]`), each with the words the
     /// preference page shows for it.
     pub kinds: BTreeMap<String, String>,
+    /// What `flowc report` attributes to the messages (`[attribution]`).
+    pub attribution: Option<Attribution>,
     /// The contact an editor computes trigger dates for (`[editor]`).
     pub sample_contact: Option<SampleContact>,
     /// The project file is not TOML: its schema is unknown, so flows are
@@ -99,6 +106,7 @@ impl Default for Project {
             webhooks: None,
             webhook_settings: BTreeMap::new(),
             kinds: BTreeMap::new(),
+            attribution: None,
             sample_contact: None,
             unreadable: false,
         }
@@ -108,8 +116,15 @@ impl Default for Project {
 const PROJECT_KEYS: &[&str] = &["default_zone", "templates"];
 const WEBHOOK_KEYS: &[&str] = &["url_env", "secret_env"];
 const SECTIONS: &[&str] = &[
-    "project", "contact", "events", "webhooks", "kinds", "editor",
+    "project",
+    "contact",
+    "events",
+    "webhooks",
+    "kinds",
+    "attribution",
+    "editor",
 ];
+const ATTRIBUTION_KEYS: &[&str] = &["event", "amount", "window"];
 const EDITOR_KEYS: &[&str] = &["sample_contact"];
 
 impl Project {
@@ -299,6 +314,13 @@ impl Project {
                 }
             }
         }
+        if let Some(section) = table.get("attribution").and_then(|v| v.as_table()) {
+            let (found, problems) = attribution(section, &project.schema);
+            project.attribution = found;
+            for (key, label, help) in problems {
+                problem(&format!("attribution.{key}"), label, Some(help));
+            }
+        }
         if let Some(editor) = table.get("editor").and_then(|v| v.as_table()) {
             for (key, value) in editor {
                 match (key.as_str(), value.as_str().map(sample_contact)) {
@@ -320,6 +342,115 @@ impl Project {
         crate::diagnostics::sort(&mut diagnostics);
         (project, diagnostics)
     }
+}
+
+/// `[attribution]`: a conversion is an `event` (with its `amount`) that
+/// follows a message delivered to the same contact within `window`; it
+/// counts for the last such message's flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribution {
+    pub event: String,
+    /// A number attribute of the event: the revenue. `None`: counts only.
+    pub amount: Option<String>,
+    /// In seconds.
+    pub window: i64,
+}
+
+/// A problem of `[attribution]`: the key at fault, what is wrong, the fix.
+type AttributionProblem = (String, String, String);
+
+/// Reads `[attribution]`, and every problem in it.
+fn attribution(
+    section: &toml::Table,
+    schema: &Schema,
+) -> (Option<Attribution>, Vec<AttributionProblem>) {
+    let mut problems = Vec::new();
+    let found = attribution_settings(section, schema, &mut problems);
+    (found.filter(|_| problems.is_empty()), problems)
+}
+
+fn attribution_settings(
+    section: &toml::Table,
+    schema: &Schema,
+    problems: &mut Vec<AttributionProblem>,
+) -> Option<Attribution> {
+    let text = |key: &str| section.get(key).and_then(|v| v.as_str());
+    for key in section
+        .keys()
+        .filter(|k| !ATTRIBUTION_KEYS.contains(&k.as_str()))
+    {
+        let help = suggest::closest(key, ATTRIBUTION_KEYS.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("the settings are {}", ATTRIBUTION_KEYS.join(", ")));
+        problems.push((
+            key.clone(),
+            format!("unknown attribution setting `{key}`"),
+            help,
+        ));
+    }
+    let window = text("window").unwrap_or("7d");
+    let seconds = window
+        .parse::<jiff::Span>()
+        .ok()
+        .and_then(|span| {
+            span.total((
+                jiff::Unit::Second,
+                jiff::SpanRelativeTo::days_are_24_hours(),
+            ))
+            .ok()
+        })
+        .filter(|s| *s > 0.0 && *s <= 366.0 * 86_400.0);
+    if seconds.is_none() {
+        problems.push((
+            "window".into(),
+            format!("`{window}` is not a window of up to a year"),
+            "write e.g. `window = \"7d\"` or `\"48h\"`".into(),
+        ));
+    }
+    let Some(event) = text("event") else {
+        problems.push((
+            String::new(),
+            "`[attribution]` needs the `event` that is a conversion".into(),
+            "write e.g. `event = \"purchase\"`".into(),
+        ));
+        return None;
+    };
+    let Some(def) = schema.events.get(event) else {
+        let help = suggest::closest(event, schema.events.keys().map(String::as_str))
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| format!("declare it: `[events.{event}]`"));
+        problems.push(("event".into(), format!("unknown event `{event}`"), help));
+        return None;
+    };
+    let amount = match text("amount") {
+        None => None,
+        Some(amount) if def.attributes.get(amount) == Some(&FieldType::Number) => {
+            Some(amount.to_string())
+        }
+        Some(amount) => {
+            let numbers: Vec<&str> = def
+                .attributes
+                .iter()
+                .filter(|(_, t)| **t == FieldType::Number)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            problems.push((
+                "amount".into(),
+                format!("`{amount}` is not a number attribute of `{event}`"),
+                if numbers.is_empty() {
+                    format!("declare one: `[events.{event}]` then `{amount} = \"number\"`")
+                } else {
+                    format!("its number attributes: {}", numbers.join(", "))
+                },
+            ));
+            None
+        }
+    };
+    Some(Attribution {
+        event: event.to_string(),
+        amount,
+        window: seconds? as i64,
+    })
 }
 
 /// `CRM_WEBHOOK_URL` for the `url` of webhook `crm`.
@@ -442,6 +573,23 @@ pub fn declaration_span(text: &str, path: &[&str]) -> Option<Span> {
 /// The span of `key` where it is first defined in a TOML text (best effort:
 /// the first line that assigns it, else the whole first line).
 fn key_span(text: &str, key: &str) -> Span {
+    // `attribution.window`: the key `window` of the table `[attribution]`.
+    if let Some((table, inner)) = key.split_once('.') {
+        let header = format!("[{table}]");
+        let line_start = text.match_indices(&header).map(|(i, _)| i).find(|&i| {
+            text[..i]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+        });
+        if let Some(start) = line_start {
+            let after = start + header.len();
+            let found = key_span(&text[after..], inner);
+            if text[after..].contains(inner) {
+                return Span::new(after + found.start, after + found.end);
+            }
+        }
+    }
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();

@@ -50,6 +50,18 @@ pub fn disassemble(program: &Program) -> String {
             program.string(*words)
         );
     }
+    if let Some(a) = &program.attribution {
+        let amount = a
+            .amount
+            .map(|m| format!(", amount {}", program.string(m)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "; attribution: {}{amount}, within {}s of a message",
+            program.string(a.event),
+            a.window
+        );
+    }
     let d = Disassembler { program, out };
     d.finish()
 }

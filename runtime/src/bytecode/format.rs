@@ -133,6 +133,7 @@ mod tests {
             templates: Vec::new(),
             webhooks: Vec::new(),
             kinds: Vec::new(),
+            attribution: None,
         }
     }
 

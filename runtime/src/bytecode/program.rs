@@ -56,6 +56,18 @@ pub struct Program {
     /// The kinds of marketing message the project declares (`[kinds]`),
     /// with the words the preference page shows for each.
     pub kinds: Vec<(StrId, StrId)>,
+    /// What `flowc report` attributes to the messages (`[attribution]`).
+    pub attribution: Option<AttributionSpec>,
+}
+
+/// A conversion is an `event` that follows a message delivered to the
+/// same contact within `window` seconds; it counts, with its `amount`
+/// (a number attribute), for the last such message's flow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributionSpec {
+    pub event: StrId,
+    pub amount: Option<StrId>,
+    pub window: i64,
 }
 
 impl FlowCode {

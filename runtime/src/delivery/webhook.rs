@@ -487,6 +487,7 @@ mod tests {
                 secret_env: Some("CRM_SECRET".into()),
             }],
             kinds: Vec::new(),
+            attribution: None,
         }
     }
 

@@ -25,6 +25,14 @@ pub struct FeedbackCount {
     pub count: u64,
 }
 
+/// What `StateStore::conversions` counts for a flow.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Conversions {
+    pub flow: String,
+    pub count: u64,
+    pub revenue: f64,
+}
+
 /// A coupon a send issued: its code (keyed, see `keys.rs`), the send, and
 /// what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -343,6 +351,15 @@ pub trait StateStore {
     /// clicks (`detail`: the link), redemptions, unsubscribes, bounces and
     /// complaints, counted from the events that name the flow.
     fn feedback_counts(&self) -> StateResult<Vec<FeedbackCount>>;
+    /// Per flow, the `event`s that followed one of its messages (the last
+    /// delivered to the contact before the event) within `window`
+    /// seconds, and the sum of their `amount` attribute.
+    fn conversions(
+        &self,
+        event: &str,
+        amount: Option<&str>,
+        window: i64,
+    ) -> StateResult<Vec<Conversions>>;
     /// The state's own secret (32 random bytes, created once), keying link
     /// tokens and coupon codes when the environment gives no secret.
     fn own_secret(&mut self) -> StateResult<Vec<u8>>;

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{
-    Activity, ContactState, Coupon, Exit, FeedbackCount, Held, HeldBy, Holder, InDoubt, Mark,
-    RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError, StateResult,
-    StateStore, StoredChange, Taken, LEASE_FOR,
+    Activity, ContactState, Conversions, Coupon, Exit, FeedbackCount, Held, HeldBy, Holder,
+    InDoubt, Mark, RunInfo, RunRecord, SendCount, SendKey, SendRecord, SendStatus, StateError,
+    StateResult, StateStore, StoredChange, Taken, LEASE_FOR,
 };
 mod file_check;
 mod rows;
@@ -1000,6 +1000,93 @@ impl StateStore for SqliteState {
             .map_err(error("cannot count feedback"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(error("cannot count feedback"))
+    }
+
+    fn conversions(
+        &self,
+        event: &str,
+        amount: Option<&str>,
+        window: i64,
+    ) -> StateResult<Vec<Conversions>> {
+        let failed = error("cannot attribute conversions");
+        // The conversions, by contact (fewer than the sends), then one
+        // pass over the delivered messages: each conversion keeps the
+        // latest message before it within the window (last touch).
+        struct Conversion {
+            at: Timestamp,
+            amount: f64,
+            touch: Option<(Timestamp, String)>,
+        }
+        let mut by_contact: HashMap<String, Vec<Conversion>> = HashMap::new();
+        let path = format!("$.\"{}\"", amount.unwrap_or("").replace('"', ""));
+        let mut statement = self
+            .connection
+            .prepare("SELECT contact, at, json_extract(attributes, ?2) FROM events WHERE kind = ?1")
+            .map_err(&failed)?;
+        let mut rows = statement.query(params![event, path]).map_err(&failed)?;
+        while let Some(row) = rows.next().map_err(&failed)? {
+            let Some(at) = row.get::<_, String>(1).ok().and_then(|t| t.parse().ok()) else {
+                continue;
+            };
+            let amount = if amount.is_some() {
+                row.get::<_, Option<f64>>(2).ok().flatten().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            by_contact
+                .entry(row.get(0).map_err(&failed)?)
+                .or_default()
+                .push(Conversion {
+                    at,
+                    amount,
+                    touch: None,
+                });
+        }
+        let window = jiff::SignedDuration::from_secs(window);
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT contact, flow, updated_at FROM sends
+                 WHERE status = 'delivered' AND channel IS NOT NULL",
+            )
+            .map_err(&failed)?;
+        let mut rows = statement.query([]).map_err(&failed)?;
+        while let Some(row) = rows.next().map_err(&failed)? {
+            let contact: String = row.get(0).map_err(&failed)?;
+            let Some(conversions) = by_contact.get_mut(&contact) else {
+                continue;
+            };
+            let Some(sent) = row
+                .get::<_, String>(2)
+                .ok()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+            else {
+                continue;
+            };
+            let flow: String = row.get(1).map_err(&failed)?;
+            for c in conversions.iter_mut() {
+                let within = sent <= c.at && c.at.duration_since(sent) <= window;
+                if within && c.touch.as_ref().is_none_or(|(t, _)| sent > *t) {
+                    c.touch = Some((sent, flow.clone()));
+                }
+            }
+        }
+        let mut per_flow: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
+        for c in by_contact.values().flatten() {
+            if let Some((_, flow)) = &c.touch {
+                let entry = per_flow.entry(flow.clone()).or_default();
+                entry.0 += 1;
+                entry.1 += c.amount;
+            }
+        }
+        Ok(per_flow
+            .into_iter()
+            .map(|(flow, (count, revenue))| Conversions {
+                flow,
+                count,
+                revenue,
+            })
+            .collect())
     }
 
     fn runs(&self, limit: u32) -> StateResult<Vec<RunInfo>> {
