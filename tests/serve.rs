@@ -936,3 +936,56 @@ fn the_events_token_comes_from_a_file_and_an_unreadable_one_is_named() {
     );
     assert_eq!(status, 401);
 }
+
+#[test]
+fn concurrent_first_clicks_are_each_recorded_once_in_groups() {
+    let dir = project("concurrent-clicks");
+    let contacts: String = (0..40)
+        .map(|i| format!("k{i:02},k{i:02}@example.com,K{i},1990-06-15\n"))
+        .collect();
+    std::fs::write(
+        dir.join("contacts.csv"),
+        format!("id,email,first_name,birthday\n{contacts}"),
+    )
+    .expect("contacts");
+    let service = serve(&dir, &[]);
+    run(&dir, GREETING, &service.base);
+    let links: Vec<String> = (0..40)
+        .map(|i| {
+            let mail = &mails(&dir, &format!("k{i:02}@example.com"), "Hello")[0];
+            links_to(mail, &service.base, "c").remove(0)
+        })
+        .collect();
+    // Every link clicked twice, all at once.
+    let answers: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
+        let clicks: Vec<_> = links
+            .iter()
+            .chain(links.iter())
+            .map(|link| {
+                scope.spawn(move || {
+                    let (status, location, _) = get(link, "location");
+                    (status, location)
+                })
+            })
+            .collect();
+        clicks
+            .into_iter()
+            .map(|c| c.join().expect("a click"))
+            .collect()
+    });
+    for answer in &answers {
+        assert_eq!(
+            answer,
+            &(302, Some("https://shop.example/sale?from=mail".to_string()))
+        );
+    }
+    let state = rusqlite::Connection::open(dir.join("flow.db")).expect("the state");
+    let (events, contacts): (i64, i64) = state
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT contact) FROM events WHERE kind = 'clicked'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("the clicks");
+    assert_eq!((events, contacts), (40, 40));
+}

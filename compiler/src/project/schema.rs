@@ -143,7 +143,12 @@ impl Schema {
     pub fn empty() -> Schema {
         let mut events = BTreeMap::new();
         for (name, attributes) in [
-            ("opened", &[("message", FieldType::Text)][..]),
+            // `machine`: made by a privacy proxy, not a reader (`flowc serve`
+            // marks the opens that come within seconds of the hand-off).
+            (
+                "opened",
+                &[("message", FieldType::Text), ("machine", FieldType::Bool)][..],
+            ),
             (
                 "clicked",
                 &[("message", FieldType::Text), ("link", FieldType::Text)][..],

@@ -442,6 +442,9 @@ fn with_feedback(mut sent: SentMessage, events: &[Event]) -> SentMessage {
         }
         let earliest = |t: Option<Timestamp>| Some(t.map_or(event.at, |t| t.min(event.at)));
         match event.kind.as_str() {
+            // An open a privacy proxy made as the message arrived (`flowc
+            // serve` marks it `machine`) says nothing of the reader.
+            "opened" if event.attributes.get("machine") == Some(&Value::Bool(true)) => {}
             "opened" => sent.opened = earliest(sent.opened),
             "clicked" => {
                 sent.clicks
