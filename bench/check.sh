@@ -7,20 +7,8 @@ cargo build --release --quiet
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 lines=${LINES_TO_GENERATE:-10000}
-{
-  echo "flow generated \"Generated\" {"
-  echo "  send_at: 08:00"
-  for ((i = 0; i < lines - 3; i++)); do
-    case $((i % 5)) in
-      0) echo "  r$i: when birthday - $((i % 300 + 1))d if country == \"FR\" and language != \"de\" send t$i" ;;
-      1) echo "  r$i: on anniversary of joined as n if n % 5 == 0 or n == $((i % 40 + 1)) send t$i" ;;
-      2) echo "  r$i: when 3d after t$((i - 2)) if not purchase where amount > $i since t$((i - 2)) send t$i with coupon valid 30d" ;;
-      3) echo "  r$i: on purchase where product == \"p$i\" and amount >= 10 send sms t$i" ;;
-      4) echo "  r$i: on no visit for 60d if tags is set and \"vip\" in tags task call for email note \"n$i\" then send t$i" ;;
-    esac
-  done
-  echo "}"
-} > "$dir/big.flow"
+source bench/generate.sh
+generate_flow "$lines" "$dir/big.flow"
 echo "generated $(wc -l < "$dir/big.flow") lines ($(wc -c < "$dir/big.flow") bytes)"
 times=()
 for run in 1 2 3 4 5 6 7; do

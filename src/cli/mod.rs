@@ -20,14 +20,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// Clean: no error (and no warning under `--deny-warnings`).
-pub const EXIT_OK: u8 = 0;
-/// The flows have errors (or warnings under `--deny-warnings`).
-pub const EXIT_DIAGNOSTICS: u8 = 1;
-/// Bad usage or an input that could not be read.
-pub const EXIT_USAGE: u8 = 2;
-/// A bug in flowc.
-pub const EXIT_INTERNAL: u8 = 101;
+mod exit;
+pub use exit::*;
 
 /// `text` with its control characters escaped (`\n`, `\r`, `\u{1b}`):
 /// what flowc prints may hold contact or event data, and a line break or a

@@ -20,15 +20,7 @@ use flowc_runtime::state::{Holder, SqliteState, StateStore, Taken};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use jiff::{SignedDuration, Timestamp};
 
-use super::{EXIT_OK, EXIT_USAGE};
-
-/// Some sends were past their deadline: the run worked, but was late.
-pub const EXIT_MISSED: u8 = 3;
-/// Another run holds the state.
-pub const EXIT_LOCKED: u8 = 4;
-/// Some sends failed for good (refused by the server, or impossible to
-/// render): they were not sent.
-pub const EXIT_FAILED: u8 = 5;
+use super::{EXIT_FAILED, EXIT_LOCKED, EXIT_MISSED, EXIT_OK, EXIT_USAGE};
 
 #[derive(clap::Args)]
 pub struct RunArgs {

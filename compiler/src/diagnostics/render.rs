@@ -29,11 +29,42 @@ pub fn human(
             .filter(|(id, _)| used.contains(id))
             .map(|(_, file)| (file.path.clone(), file.text.as_str())),
     );
+    // The first few of each code in full; the rest of a code counted, so
+    // that a file with the same mistake on 30,000 lines prints a page, not
+    // 30,000 reports (each with its source line, which may be long).
+    // ariadne writes a report in many small pieces: one system call each
+    // on an unbuffered stderr (8 s of 10 for 20 reports of a 1.5 MB line).
+    let mut out = io::BufWriter::with_capacity(64 * 1024, out);
+    let mut shown: std::collections::BTreeMap<super::Code, usize> = Default::default();
     for diagnostic in diagnostics {
-        report(sources, diagnostic, color).write(&mut cache, &mut *out)?;
+        let count = shown.entry(diagnostic.code).or_default();
+        *count += 1;
+        if *count <= SHOWN_PER_CODE {
+            report(sources, diagnostic, color).write(&mut cache, &mut out)?;
+        }
     }
-    Ok(())
+    for (code, count) in shown {
+        if count > SHOWN_PER_CODE {
+            let more = count - SHOWN_PER_CODE;
+            let what = match code.severity() {
+                Severity::Error if more == 1 => "error",
+                Severity::Error => "errors",
+                Severity::Warning if more == 1 => "warning",
+                Severity::Warning => "warnings",
+            };
+            writeln!(
+                out,
+                "... and {more} more [{}] {what} ({}) not shown: `--error-format json` lists them all",
+                code.id(),
+                code.title()
+            )?;
+        }
+    }
+    out.flush()
 }
+
+/// How many diagnostics of one code `human` shows in full.
+pub const SHOWN_PER_CODE: usize = 20;
 
 fn floor_boundary(text: &str, mut at: usize) -> usize {
     while !text.is_char_boundary(at) {
@@ -217,6 +248,31 @@ mod tests {
     use super::*;
     use crate::diagnostics::Code;
     use crate::syntax::Span;
+
+    #[test]
+    fn repeated_diagnostics_are_shown_a_few_times_then_counted() {
+        let mut sources = Sources::new();
+        let text = "x\n".repeat(50);
+        let id = sources.add("many.flow", text);
+        let diagnostics: Vec<Diagnostic> = (0..50)
+            .map(|i| {
+                Diagnostic::new(
+                    super::super::Code::Syntax,
+                    id,
+                    crate::syntax::Span::new(i * 2, i * 2 + 1),
+                    "here",
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        human(&sources, &diagnostics, false, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.matches("[E0001] Error").count(), SHOWN_PER_CODE);
+        assert!(
+            out.ends_with("... and 30 more [E0001] errors (syntax error) not shown: `--error-format json` lists them all\n"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn a_span_inside_a_multibyte_letter_is_widened_to_whole_letters() {

@@ -138,6 +138,15 @@ mod tests {
 
     const MARKETING: MessageKind = MessageKind::Marketing(None);
 
+    /// `h` hours into 1 March 2027.
+    fn t(h: i64) -> Timestamp {
+        "2027-03-01T00:00:00Z"
+            .parse::<Timestamp>()
+            .unwrap()
+            .checked_add(jiff::SignedDuration::from_hours(h))
+            .unwrap()
+    }
+
     #[test]
     fn an_unsubscribe_stops_marketing_only_and_a_hard_bounce_everything_on_its_channel() {
         let at: Timestamp = "2027-03-01T10:00:00Z".parse().unwrap();
@@ -173,13 +182,6 @@ mod tests {
 
     #[test]
     fn the_latest_word_wins_per_channel() {
-        let t = |h: i64| {
-            "2027-03-01T00:00:00Z"
-                .parse::<Timestamp>()
-                .unwrap()
-                .checked_add(jiff::SignedDuration::from_hours(h))
-                .unwrap()
-        };
         let now = t(10);
         let out = Event::new("u", "unsubscribed", t(1));
         let back_email =
@@ -216,13 +218,6 @@ mod tests {
 
     #[test]
     fn a_kind_is_withdrawn_alone_and_a_withdrawal_of_all_kinds_covers_it() {
-        let t = |h: i64| {
-            "2027-03-01T00:00:00Z"
-                .parse::<Timestamp>()
-                .unwrap()
-                .checked_add(jiff::SignedDuration::from_hours(h))
-                .unwrap()
-        };
         let now = t(10);
         let offers = MessageKind::Marketing(Some("offers"));
         let news = MessageKind::Marketing(Some("news"));
