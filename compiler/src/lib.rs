@@ -19,7 +19,7 @@ pub mod reference;
 pub mod source;
 pub mod syntax;
 
-pub use flowc_runtime::calendar::ZoneDb;
+pub use flowc_core::calendar::ZoneDb;
 
 use diagnostics::{Code, Diagnostic};
 use program::Program;
@@ -33,7 +33,7 @@ pub fn build_flows(
     flow_files: &[SourceId],
     project: &Project,
     zones: &ZoneDb,
-) -> (Option<flowc_runtime::bytecode::Program>, Vec<Diagnostic>) {
+) -> (Option<flowc_core::bytecode::Program>, Vec<Diagnostic>) {
     let (program, diagnostics) = check_flows(sources, flow_files, project, zones);
     let bytecode = program.map(|p| lower::lower(&p, sources, flow_files, project));
     (bytecode, diagnostics)

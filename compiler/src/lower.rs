@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use flowc_runtime::bytecode::{
+use flowc_core::bytecode::{
     self, ActionCode, CapCode, CapPeriod, Code, FieldKind, FlowCode, Lateness, Loc, MessageId,
     MessageRef, Op, PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
 };
-use flowc_runtime::calendar::{LeapDayRule, Offset};
+use flowc_core::calendar::{LeapDayRule, Offset};
 
 use crate::program::{self, Flow, Program, Trigger};
 use crate::project::schema::FieldType;
@@ -652,7 +652,7 @@ fn offset_of(d: Duration) -> Offset {
 
 #[cfg(test)]
 mod tests {
-    use flowc_runtime::bytecode::{self, Op, TriggerCode};
+    use flowc_core::bytecode::{self, Op, TriggerCode};
 
     use crate::project::Project;
     use crate::source::Sources;

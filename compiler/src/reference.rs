@@ -11,11 +11,11 @@ use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use flowc_runtime::calendar::{
+use flowc_core::calendar::{
     after_instant, anniversary_occurrences, once_occurrence, yearly_occurrences, LeapDayRule,
     OccurrenceKey, Offset, Window, ZoneDb,
 };
-use flowc_runtime::vm::{Contact, Event, History, Value};
+use flowc_core::vm::{Contact, Event, History, Value};
 
 use crate::program::{Flow, LeapDay, Program, Trigger};
 use crate::syntax::ast::{BinaryOp, Direction, Expr, ExprKind, Literal, TriggerKind, UnaryOp};

@@ -16,7 +16,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 
-use flowc_runtime::calendar::ZoneDb;
+use flowc_core::calendar::ZoneDb;
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{Flow, Program};

@@ -183,8 +183,8 @@ impl Duration {
 
 impl Duration {
     /// The calendar's offset for this duration, negative `Before`.
-    pub fn to_offset(self, direction: Direction) -> flowc_runtime::calendar::Offset {
-        use flowc_runtime::calendar::Unit as CalendarUnit;
+    pub fn to_offset(self, direction: Direction) -> flowc_core::calendar::Offset {
+        use flowc_core::calendar::Unit as CalendarUnit;
         let unit = match self.unit {
             Unit::Minutes => CalendarUnit::Minutes,
             Unit::Hours => CalendarUnit::Hours,
@@ -199,7 +199,7 @@ impl Duration {
         } else {
             amount
         };
-        flowc_runtime::calendar::Offset::new(signed, unit)
+        flowc_core::calendar::Offset::new(signed, unit)
     }
 }
 

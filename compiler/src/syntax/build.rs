@@ -12,7 +12,7 @@ use super::grammar::Rule;
 use super::span::{Span, Spanned};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::SourceId;
-use flowc_runtime::calendar::days_in_month;
+use flowc_core::calendar::days_in_month;
 
 /// The most operators one expression may chain before it is refused
 /// (deeper trees would risk the stack of every later pass).

@@ -1,7 +1,7 @@
 //! Local time to instant in zones with gaps, folds, odd offsets and
 //! midnight transitions; the length and end of local days.
 
-use flowc_runtime::calendar::{
+use flowc_core::calendar::{
     end_of_local_day, local_date_time, resolve_local, resolve_local_detailed, start_of_local_day,
     Resolution, ZoneDb,
 };

@@ -1,7 +1,7 @@
 //! Yearly dates and the 29 February rule; offsets across month, year and
 //! DST boundaries.
 
-use flowc_runtime::calendar::{yearly_date, CalendarError, LeapDayRule, Offset, Unit, ZoneDb};
+use flowc_core::calendar::{yearly_date, CalendarError, LeapDayRule, Offset, Unit, ZoneDb};
 use jiff::civil::{date, time, Date};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use flowc_runtime::calendar::{
+use flowc_core::calendar::{
     after_instant, after_instant_due, anniversary_occurrence, anniversary_occurrences,
     inactivity_due, inactivity_due_at, once_due, once_occurrence, yearly_occurrence,
     yearly_occurrences, CalendarError, LeapDayRule, Occurrence, OccurrenceKey, Offset, Unit,

@@ -2,7 +2,7 @@
 //! British Columbia and Alberta stay on UTC-7 / UTC-6 from November 2026,
 //! Morocco is on UTC+00 all year from 20 September 2026.
 
-use flowc_runtime::calendar::{resolve_local, ZoneDb};
+use flowc_core::calendar::{resolve_local, ZoneDb};
 use jiff::civil::{date, time, Date};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -53,14 +53,11 @@ fn vancouver_stays_on_utc_minus_7() {
 fn vancouver_has_no_fall_back_in_november_2026() {
     // 01:30 on 1 November 2026 used to exist twice; now it exists once.
     let zone = tz("America/Vancouver");
-    let r = flowc_runtime::calendar::resolve_local_detailed(
-        date(2026, 11, 1),
-        time(1, 30, 0, 0),
-        &zone,
-    )
-    .unwrap();
+    let r =
+        flowc_core::calendar::resolve_local_detailed(date(2026, 11, 1), time(1, 30, 0, 0), &zone)
+            .unwrap();
     assert_eq!(r.instant, ts("2026-11-01T08:30:00Z"));
-    assert_eq!(r.resolution, flowc_runtime::calendar::Resolution::Exact);
+    assert_eq!(r.resolution, flowc_core::calendar::Resolution::Exact);
     // And no offset change at all for years after.
     let after = ts("2026-11-02T00:00:00Z");
     let changes: Vec<_> = zone

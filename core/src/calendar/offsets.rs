@@ -231,7 +231,7 @@ impl Offset {
     /// and `hi` days after the original one (negative = before). Used to
     /// find which base dates can be due within a window. Assumes the amount
     /// passed [`Offset::to_span`].
-    pub(crate) fn day_bounds(&self) -> (i64, i64) {
+    pub fn day_bounds(&self) -> (i64, i64) {
         let k = self.amount;
         let (lo, hi) = match self.unit {
             Unit::Minutes => (k.div_euclid(1440), k.div_euclid(1440).saturating_add(1)),

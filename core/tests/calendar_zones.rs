@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use flowc_runtime::calendar::{
+use flowc_core::calendar::{
     bundled_tzdb_version, resolve_local, CalendarError, ZoneDb, TZDIR_ENV_VAR,
 };
 use jiff::civil::{date, time};

@@ -20,7 +20,7 @@
 //! # Example
 //!
 //! ```
-//! use flowc_runtime::calendar::{
+//! use flowc_core::calendar::{
 //!     yearly_occurrences, LeapDayRule, OccurrenceKey, Offset, Unit, Window, ZoneDb,
 //! };
 //! use jiff::civil::{date, time};
