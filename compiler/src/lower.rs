@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use flowc_core::bytecode::{
-    self, ActionCode, CapCode, CapPeriod, Code, FieldKind, FlowCode, Lateness, Loc, MessageId,
-    MessageRef, Op, PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
+    self, ActionCode, CapCode, CapPeriod, Code, FlowCode, Lateness, Loc, MessageId, MessageRef, Op,
+    PolicyCode, Reentry, RuleCode, StrId, TriggerCode,
 };
 use flowc_core::calendar::{LeapDayRule, Offset};
 
@@ -44,7 +44,7 @@ pub fn lower(
         .schema
         .fields
         .iter()
-        .filter_map(|(name, field)| field.consent.map(|c| (channel(c), lowering.string(name))))
+        .filter_map(|(name, field)| field.consent.map(|c| (c, lowering.string(name))))
         .collect();
     let fields = project
         .schema
@@ -75,7 +75,7 @@ pub fn lower(
         .flat_map(|(name, template)| template.variants.iter().map(move |(c, v)| (name, c, v)))
         .map(|(name, c, variant)| bytecode::TemplateCode {
             name: lowering.string(name),
-            channel: channel(*c),
+            channel: *c,
             subject: variant.subject.clone(),
             body: variant.body.clone(),
             html: variant.html,
@@ -172,17 +172,7 @@ impl<'a> Lowering<'a> {
         bytecode::FieldSpec {
             name: self.string(name),
             required: false,
-            kind: match ty {
-                FieldType::Text => FieldKind::Text,
-                FieldType::Number => FieldKind::Number,
-                FieldType::Bool => FieldKind::Bool,
-                FieldType::Date => FieldKind::Date,
-                FieldType::DateTime => FieldKind::DateTime,
-                FieldType::TimeZone => FieldKind::TimeZone,
-                FieldType::Email => FieldKind::Email,
-                FieldType::Phone => FieldKind::Phone,
-                FieldType::List => FieldKind::List,
-            },
+            kind: ty,
         }
     }
 
@@ -347,7 +337,7 @@ impl<'a> Lowering<'a> {
         match action {
             Action::Send(send) => ActionCode::Send {
                 loc,
-                channel: channel(send.channel.as_ref().map_or(Channel::Email, |c| c.node)),
+                channel: send.channel.as_ref().map_or(Channel::Email, |c| c.node),
                 template: self.string(&send.template.node),
                 sender: send
                     .sender
@@ -550,7 +540,7 @@ impl<'a> Lowering<'a> {
             }
             ExprKind::Consent(c) => {
                 let c = Channel::from_name(&c.node).unwrap_or(Channel::Email);
-                code.push(Op::Consent(channel(c)), loc);
+                code.push(Op::Consent(c), loc);
             }
             ExprKind::Tagged(tag) => {
                 let id = self.string(&tag.node);
@@ -619,7 +609,7 @@ impl<'a> Lowering<'a> {
                 .iter()
                 .map(|cap| CapCode {
                     count: cap.count,
-                    channel: cap.channel.map(channel),
+                    channel: cap.channel,
                     tasks: cap.tasks,
                     window: match cap.window {
                         program::CapWindow::LocalDay => CapPeriod::LocalDay,
@@ -635,14 +625,6 @@ impl<'a> Lowering<'a> {
 
 fn minutes(time: TimeOfDay) -> u16 {
     u16::from(time.hour) * 60 + u16::from(time.minute)
-}
-
-fn channel(c: Channel) -> bytecode::Channel {
-    match c {
-        Channel::Email => bytecode::Channel::Email,
-        Channel::Sms => bytecode::Channel::Sms,
-        Channel::Push => bytecode::Channel::Push,
-    }
 }
 
 /// A duration as a forward offset.

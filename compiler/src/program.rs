@@ -162,10 +162,7 @@ pub struct QuietHours {
 impl QuietHours {
     /// Whether a local time falls in the quiet period (which may wrap midnight).
     pub fn contains(&self, time: TimeOfDay) -> bool {
-        if self.from <= self.to {
-            self.from <= time && time < self.to
-        } else {
-            time >= self.from || time < self.to
-        }
+        let minutes = |t: TimeOfDay| u16::from(t.hour) * 60 + u16::from(t.minute);
+        flowc_core::calendar::in_daily_period(minutes(self.from), minutes(self.to), minutes(time))
     }
 }

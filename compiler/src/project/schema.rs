@@ -5,54 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::syntax::ast::Channel;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FieldType {
-    Text,
-    Number,
-    Bool,
-    Date,
-    DateTime,
-    TimeZone,
-    Email,
-    Phone,
-    List,
-}
-
-impl FieldType {
-    pub const NAMES: &'static [&'static str] = &[
-        "text", "number", "bool", "date", "datetime", "timezone", "email", "phone", "list",
-    ];
-
-    pub fn from_name(name: &str) -> Option<FieldType> {
-        Some(match name {
-            "text" | "string" => FieldType::Text,
-            "number" => FieldType::Number,
-            "bool" | "boolean" => FieldType::Bool,
-            "date" => FieldType::Date,
-            "datetime" => FieldType::DateTime,
-            "timezone" => FieldType::TimeZone,
-            "email" => FieldType::Email,
-            "phone" => FieldType::Phone,
-            "list" => FieldType::List,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FieldType::Text => "text",
-            FieldType::Number => "number",
-            FieldType::Bool => "bool",
-            FieldType::Date => "date",
-            FieldType::DateTime => "datetime",
-            FieldType::TimeZone => "timezone",
-            FieldType::Email => "email",
-            FieldType::Phone => "phone",
-            FieldType::List => "list",
-        }
-    }
-}
+/// The type of a field: the core's, one type from the schema to the
+/// reading of a contacts file.
+pub use flowc_core::bytecode::FieldKind as FieldType;
 
 /// One contact field.
 #[derive(Clone, Debug, PartialEq)]

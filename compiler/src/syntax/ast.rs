@@ -123,28 +123,10 @@ pub enum Direction {
     After,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Unit {
-    Minutes,
-    Hours,
-    Days,
-    Weeks,
-    Months,
-    Years,
-}
-
-impl Unit {
-    pub fn suffix(self) -> &'static str {
-        match self {
-            Unit::Minutes => "min",
-            Unit::Hours => "h",
-            Unit::Days => "d",
-            Unit::Weeks => "w",
-            Unit::Months => "mo",
-            Unit::Years => "y",
-        }
-    }
-}
+/// The units of durations, and the channels of messages: the core's, one
+/// type from the source to the VM.
+pub use flowc_core::bytecode::Channel;
+pub use flowc_core::calendar::Unit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Duration {
@@ -184,15 +166,7 @@ impl Duration {
 impl Duration {
     /// The calendar's offset for this duration, negative `Before`.
     pub fn to_offset(self, direction: Direction) -> flowc_core::calendar::Offset {
-        use flowc_core::calendar::Unit as CalendarUnit;
-        let unit = match self.unit {
-            Unit::Minutes => CalendarUnit::Minutes,
-            Unit::Hours => CalendarUnit::Hours,
-            Unit::Days => CalendarUnit::Days,
-            Unit::Weeks => CalendarUnit::Weeks,
-            Unit::Months => CalendarUnit::Months,
-            Unit::Years => CalendarUnit::Years,
-        };
+        let unit = self.unit;
         let amount = i64::from(self.amount);
         let signed = if direction == Direction::Before {
             -amount
@@ -282,33 +256,6 @@ impl Action {
             | Action::Tag { span, .. }
             | Action::Untag { span, .. }
             | Action::Exit { span } => *span,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Email,
-    Sms,
-    Push,
-}
-
-impl Channel {
-    pub fn name(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Push => "push",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Channel> {
-        match name {
-            "email" => Some(Channel::Email),
-            "sms" => Some(Channel::Sms),
-            "push" => Some(Channel::Push),
-            _ => None,
         }
     }
 }

@@ -12,8 +12,11 @@ pub type StrId = u32;
 /// Index into a flow's message table (`FlowCode::messages`).
 pub type MessageId = u16;
 
-/// A channel of delivery.
+/// A channel of delivery. (Serialized by name in JSON, by index in the
+/// bytecode: postcard encodes a variant's index, so the order is part of
+/// the format.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
     Sms,
@@ -26,6 +29,16 @@ impl Channel {
             Channel::Email => "email",
             Channel::Sms => "sms",
             Channel::Push => "push",
+        }
+    }
+
+    /// The channel a word of the language names (`email`, `sms`, `push`).
+    pub fn from_name(name: &str) -> Option<Channel> {
+        match name {
+            "email" => Some(Channel::Email),
+            "sms" => Some(Channel::Sms),
+            "push" => Some(Channel::Push),
+            _ => None,
         }
     }
 }

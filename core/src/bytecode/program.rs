@@ -120,7 +120,11 @@ pub struct FieldSpec {
     pub required: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The type of a contact field or an event attribute, from the schema
+/// (`flow.toml`) to the reading of a contacts file. (Serialized by name in
+/// JSON, by index in the bytecode.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     Text,
     Number,
@@ -131,6 +135,42 @@ pub enum FieldKind {
     Email,
     Phone,
     List,
+}
+
+impl FieldKind {
+    pub const NAMES: &'static [&'static str] = &[
+        "text", "number", "bool", "date", "datetime", "timezone", "email", "phone", "list",
+    ];
+
+    /// The type a schema names (`"text"`, `"string"`, `"boolean"`, ...).
+    pub fn from_name(name: &str) -> Option<FieldKind> {
+        Some(match name {
+            "text" | "string" => FieldKind::Text,
+            "number" => FieldKind::Number,
+            "bool" | "boolean" => FieldKind::Bool,
+            "date" => FieldKind::Date,
+            "datetime" => FieldKind::DateTime,
+            "timezone" => FieldKind::TimeZone,
+            "email" => FieldKind::Email,
+            "phone" => FieldKind::Phone,
+            "list" => FieldKind::List,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldKind::Text => "text",
+            FieldKind::Number => "number",
+            FieldKind::Bool => "bool",
+            FieldKind::Date => "date",
+            FieldKind::DateTime => "datetime",
+            FieldKind::TimeZone => "timezone",
+            FieldKind::Email => "email",
+            FieldKind::Phone => "phone",
+            FieldKind::List => "list",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

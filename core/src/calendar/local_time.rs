@@ -165,6 +165,18 @@ pub fn shown_deadline(deadline: Timestamp) -> Timestamp {
     Timestamp::from_second(up).unwrap_or(deadline)
 }
 
+/// Whether a local time, in minutes after midnight, falls in the period
+/// `[from, to)` of the day, which wraps midnight when `from > to`
+/// (`21:00 to 08:00`): the quiet hours, for the checker's warning and the
+/// VM's hold alike.
+pub fn in_daily_period(from: u16, to: u16, minute: u16) -> bool {
+    if from <= to {
+        from <= minute && minute < to
+    } else {
+        minute >= from || minute < to
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +220,15 @@ mod tests {
         let tz = TimeZone::fixed(offset(-12));
         assert!(resolve_local(Date::MAX, time(23, 0, 0, 0), &tz).is_err());
         assert!(end_of_local_day(Date::MAX, &TimeZone::UTC).is_err());
+    }
+
+    #[test]
+    fn a_daily_period_may_wrap_midnight() {
+        let at = |h: u16, m: u16| h * 60 + m;
+        assert!(in_daily_period(at(21, 0), at(8, 0), at(23, 30)));
+        assert!(in_daily_period(at(21, 0), at(8, 0), at(0, 0)));
+        assert!(!in_daily_period(at(21, 0), at(8, 0), at(8, 0)));
+        assert!(in_daily_period(at(12, 0), at(14, 0), at(12, 0)));
+        assert!(!in_daily_period(at(12, 0), at(14, 0), at(14, 0)));
     }
 }

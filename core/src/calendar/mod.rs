@@ -59,8 +59,8 @@ pub mod zones;
 
 pub use error::{CalendarError, UnknownZoneError};
 pub use local_time::{
-    end_of_local_day, local_date_time, resolve_local, resolve_local_detailed, shown_deadline,
-    start_of_local_day, Resolution, ResolvedLocal,
+    end_of_local_day, in_daily_period, local_date_time, resolve_local, resolve_local_detailed,
+    shown_deadline, start_of_local_day, Resolution, ResolvedLocal,
 };
 pub use occurrences::{Occurrence, OccurrenceKey};
 pub use offsets::{DueTime, Offset, Unit};

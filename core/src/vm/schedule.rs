@@ -353,12 +353,7 @@ fn apply_policy(
     if let Some((from, to)) = policy.quiet_hours {
         let (date, time) = candidate.local;
         let minute = time.hour() as u16 * 60 + time.minute() as u16;
-        let quiet = if from <= to {
-            from <= minute && minute < to
-        } else {
-            minute >= from || minute < to
-        };
-        if quiet {
+        if crate::calendar::in_daily_period(from, to, minute) {
             // The end of this quiet period: `to` today, or tomorrow when the
             // period started before midnight.
             let day = if from > to && minute >= from {
