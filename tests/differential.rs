@@ -230,7 +230,7 @@ proptest! {
         prop_assert!(!diagnostics.iter().any(|d| d.is_error()), "{source}\n{diagnostics:#?}");
         let checked = checked.expect("a program");
         let program = flowc_compiler::lower::lower(&checked, &sources, &[id], &project);
-        let program = bytecode::decode(&bytecode::encode(&program)).expect("round trip");
+        let program = bytecode::decode(&bytecode::encode(&program).expect("encodes")).expect("round trip");
         let vm = evaluate(&program, &zones, &contact, &history, &window).expect("evaluation");
         let reference = reference_dues(&checked, &zones, &contact, &history, &window);
         prop_assert_eq!(vm_view(&vm.dues), reference, "flow:\n{}", source);

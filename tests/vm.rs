@@ -22,7 +22,8 @@ fn compile(text: &str) -> bytecode::Program {
         "{diagnostics:#?}"
     );
     // Through the file format, as the runtime will read it.
-    bytecode::decode(&bytecode::encode(&program.expect("a program"))).expect("round trip")
+    bytecode::decode(&bytecode::encode(&program.expect("a program")).expect("encodes"))
+        .expect("round trip")
 }
 
 fn ts(s: &str) -> Timestamp {

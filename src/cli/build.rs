@@ -7,7 +7,7 @@ use flowc_compiler::ZoneDb;
 use flowc_runtime::bytecode;
 
 use super::check::{check_sources, SourceArgs};
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{EXIT_INTERNAL, EXIT_OK, EXIT_USAGE};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -39,7 +39,13 @@ pub fn run(args: BuildArgs, zones: &ZoneDb) -> u8 {
         );
         return EXIT_USAGE;
     };
-    let bytes = bytecode::encode(&program);
+    let bytes = match bytecode::encode(&program) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_INTERNAL;
+        }
+    };
     if let Err(error) = std::fs::write(&args.output, &bytes) {
         eprintln!("error: cannot write {}: {error}", args.output.display());
         return EXIT_USAGE;

@@ -34,6 +34,8 @@ pub enum FormatError {
     Corrupt(String),
     /// The header's source hash does not match the body's.
     HashMismatch,
+    /// The program could not be encoded (a bug: every type here encodes).
+    Encode(String),
 }
 
 impl fmt::Display for FormatError {
@@ -53,6 +55,7 @@ impl fmt::Display for FormatError {
                 f,
                 "the program's header and body disagree on its sources; rebuild it with `flowc build`"
             ),
+            FormatError::Encode(why) => write!(f, "the program cannot be encoded (a bug in flowc): {why}"),
         }
     }
 }
@@ -60,15 +63,18 @@ impl fmt::Display for FormatError {
 impl std::error::Error for FormatError {}
 
 /// The bytes of a `.flowb` file.
-pub fn encode(program: &Program) -> Vec<u8> {
+///
+/// # Errors
+/// The program does not encode: never for a program the compiler built
+/// (every type here is serializable), and said rather than written empty.
+pub fn encode(program: &Program) -> Result<Vec<u8>, FormatError> {
     let mut bytes = Vec::with_capacity(4096);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     bytes.extend_from_slice(&program.source_hash.to_le_bytes());
-    // Encoding to a Vec cannot fail: every type here is serializable.
-    let body = postcard::to_allocvec(program).unwrap_or_default();
+    let body = postcard::to_allocvec(program).map_err(|e| FormatError::Encode(e.to_string()))?;
     bytes.extend_from_slice(&body);
-    bytes
+    Ok(bytes)
 }
 
 /// Reads a `.flowb` file, refusing other formats with a clear error.
@@ -140,12 +146,12 @@ mod tests {
     #[test]
     fn round_trips() {
         let p = program();
-        assert_eq!(decode(&encode(&p)), Ok(p));
+        assert_eq!(decode(&encode(&p).unwrap()), Ok(p));
     }
 
     #[test]
     fn refuses_other_files_versions_and_damage() {
-        let mut bytes = encode(&program());
+        let mut bytes = encode(&program()).unwrap();
         assert_eq!(decode(b"hello"), Err(FormatError::NotAProgram));
         assert_eq!(
             decode(&bytes[..10]),

@@ -220,7 +220,15 @@ impl SqliteState {
             deadline: instant(row.get(5)?)?,
             not_before: row.get::<_, Option<String>>(6)?.map(instant).transpose()?,
             channel: row.get(7)?,
-            status: SendStatus::parse(&status).unwrap_or(SendStatus::Pending),
+            // A status this version does not know is a damaged row, not a
+            // pending send: read as pending, it would be delivered again.
+            status: SendStatus::parse(&status).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    8,
+                    rusqlite::types::Type::Text,
+                    format!("`{status}` is not a send status").into(),
+                )
+            })?,
             reason: row.get(9)?,
             payload: row.get(10)?,
             attempts: row.get(11)?,
@@ -1222,6 +1230,38 @@ mod prefetch_tests {
             "skipped sends are not history"
         );
         assert_eq!(found["b"].events.len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_row_is_an_error_not_an_empty_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = SqliteState::open(&dir.path().join("flow.db")).unwrap();
+        let at: Timestamp = "2027-03-01T08:00:00Z".parse().unwrap();
+        let run = state.begin_run(at, at, at).unwrap();
+        record(&mut state, run, "a", "offer", SendStatus::Pending);
+        let unsubscribe =
+            Event::new("u", "unsubscribed", at).with("channel", Value::Text("sms".into()));
+        state.ingest("a", &unsubscribe).unwrap();
+        assert_eq!(state.events("a").unwrap(), [unsubscribe]);
+        // Attributes that no longer read: an error naming the column, not
+        // an unsubscribe from every channel.
+        state
+            .connection
+            .execute("UPDATE events SET attributes = '{\"channel\": '", [])
+            .unwrap();
+        let error = state.events("a").unwrap_err().0;
+        assert!(error.contains("not a JSON object"), "{error}");
+        // A status this version does not know is never read as pending.
+        state
+            .connection
+            .execute("UPDATE sends SET status = 'sending?'", [])
+            .unwrap();
+        assert_eq!(state.pending().unwrap(), []);
+        state
+            .connection
+            .execute("UPDATE sends SET status = 'pending'", [])
+            .unwrap();
+        assert_eq!(state.pending().unwrap().len(), 1);
     }
 }
 

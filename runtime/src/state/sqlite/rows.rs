@@ -59,8 +59,16 @@ pub fn event_at(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Event> {
         &row.get::<_, String>(at + 1)?,
         instant(row.get(at + 2)?)?,
     );
+    // Attributes that do not read are a damaged row, not an event without
+    // attributes (which could make a condition on them false).
     let attributes: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&row.get::<_, String>(at + 3)?).unwrap_or_default();
+        serde_json::from_str(&row.get::<_, String>(at + 3)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                at + 3,
+                rusqlite::types::Type::Text,
+                format!("the attributes are not a JSON object: {e}").into(),
+            )
+        })?;
     event.attributes = attributes
         .iter()
         .map(|(k, v)| (k.clone(), crate::input::json_value(v)))
