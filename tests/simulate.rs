@@ -243,3 +243,39 @@ fn every_example_simulates_over_a_year_with_its_contacts() {
         );
     }
 }
+
+#[test]
+fn a_date_whose_occurrence_is_past_the_last_year_is_never_due_and_the_rest_goes_on() {
+    let dir = temp_dir("unschedulable");
+    std::fs::write(
+        dir.join("flow.toml"),
+        "[project]\ndefault_zone = \"Europe/Paris\"\n[contact]\nid = \"text\"\nemail = \"email\"\nexpires = \"date\"\n",
+    )
+    .expect("flow.toml");
+    std::fs::write(dir.join("renew.flow"), "when expires + 15d send renew\n").expect("flow");
+    // 9999-12-31 (a CRM's "never expires") + 15 days is past the last
+    // year the calendar knows: never due in any window, which is no error
+    // (an error of the calendar would hold the flow and say why).
+    std::fs::write(
+        dir.join("contacts.csv"),
+        "id,email,expires\na,a@example.com,2027-03-01\nz,z@example.com,9999-12-31\n",
+    )
+    .expect("contacts");
+    let dir_text = dir.to_str().expect("a path");
+    let contacts = dir.join("contacts.csv");
+    let output = flowc(&[
+        "simulate",
+        dir_text,
+        "--contacts",
+        contacts.to_str().expect("a path"),
+        "--from",
+        "2027-03-01",
+        "--to",
+        "2027-03-31",
+    ]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("2027-03-16"), "{stdout}");
+    assert!(!stdout.contains(" z "), "{stdout}");
+    assert!(stderr.contains("0 contacts held"), "{stderr}");
+}

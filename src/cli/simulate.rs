@@ -336,6 +336,11 @@ pub fn describe_problem(problem: &ContactProblem) -> String {
         ContactProblem::NotADate { flow, field, value } => {
             format!("`{field}` is `{value}`, not a date: flow `{flow}` cannot schedule it")
         }
+        ContactProblem::Unschedulable {
+            flow,
+            field,
+            reason,
+        } => format!("`{field}` cannot be scheduled ({reason}): flow `{flow}` holds its sends for this contact"),
     }
 }
 

@@ -173,6 +173,15 @@ pub enum ContactProblem {
         field: String,
         value: String,
     },
+    /// The calendar failed on a trigger's date (a date moved past the
+    /// years it knows is not a failure: it is never due, see
+    /// `calendar::occurrences::keep_in_window`): held and said, not
+    /// "nothing due".
+    Unschedulable {
+        flow: String,
+        field: String,
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -18,7 +18,8 @@ use super::{Action, ContactProblem, Due, Evaluation, Outcome, Skip, VmError, DUE
 use crate::bytecode::{CapPeriod, Code, FlowCode, Lateness, Program, RuleCode, TriggerCode};
 use crate::calendar::{
     after_instant, anniversary_occurrences, end_of_local_day, inactivity_due, once_occurrence,
-    yearly_occurrences, Occurrence, OccurrenceKey, Offset, Window, YearlyFirstDates, ZoneDb,
+    yearly_occurrences, CalendarError, Occurrence, OccurrenceKey, Offset, Window, YearlyFirstDates,
+    ZoneDb,
 };
 
 /// A rule occurrence waiting to be evaluated.
@@ -559,15 +560,30 @@ pub(super) fn seeds(
             if *yearly_rule && !yearly.may_be_due(window, (f, r), *offset, flow.leap_day, date) {
                 return Ok(());
             }
+            let unschedulable = |e: CalendarError| ContactProblem::Unschedulable {
+                flow: flow_name(),
+                field: field_name.to_string(),
+                reason: e.to_string(),
+            };
             if *yearly_rule {
-                for o in yearly_occurrences(date, *offset, time, tz, flow.leap_day, window)
-                    .unwrap_or_default()
-                {
-                    let key = occurrence_text(field_name, &o.key);
-                    queue.insert(candidate(program, f, r, key, &o));
+                match yearly_occurrences(date, *offset, time, tz, flow.leap_day, window) {
+                    Ok(found) => {
+                        for o in found {
+                            let key = occurrence_text(field_name, &o.key);
+                            queue.insert(candidate(program, f, r, key, &o));
+                        }
+                    }
+                    Err(e) => evaluation.problems.push(unschedulable(e)),
                 }
-            } else if let Ok(Some(o)) = once_occurrence(date, *offset, time, tz, window) {
-                queue.insert(candidate(program, f, r, format!("{field_name}/{date}"), &o));
+            } else {
+                match once_occurrence(date, *offset, time, tz, window) {
+                    Ok(Some(o)) => {
+                        let key = format!("{field_name}/{date}");
+                        queue.insert(candidate(program, f, r, key, &o));
+                    }
+                    Ok(None) => {}
+                    Err(e) => evaluation.problems.push(unschedulable(e)),
+                }
             }
         }
         TriggerCode::Anniversary { field, offset } => {
@@ -577,9 +593,16 @@ pub(super) fn seeds(
             if !yearly.may_be_due(window, (f, r), *offset, flow.leap_day, date) {
                 return Ok(());
             }
-            for o in anniversary_occurrences(date, *offset, time, tz, flow.leap_day, window)
-                .unwrap_or_default()
-            {
+            let found = anniversary_occurrences(date, *offset, time, tz, flow.leap_day, window)
+                .unwrap_or_else(|e| {
+                    evaluation.problems.push(ContactProblem::Unschedulable {
+                        flow: flow_name(),
+                        field: program.string(*field).to_string(),
+                        reason: e.to_string(),
+                    });
+                    Vec::new()
+                });
+            for o in found {
                 let n = match o.key {
                     OccurrenceKey::Anniversary(n) => n,
                     _ => continue,

@@ -45,6 +45,11 @@ impl<'a> Holds<'a> {
                 ContactProblem::NotADate { flow, field, value } => {
                     (flow, format!("`{field}` is `{value}`, not a date"))
                 }
+                ContactProblem::Unschedulable {
+                    flow,
+                    field,
+                    reason,
+                } => (flow, format!("`{field}` cannot be scheduled: {reason}")),
             };
             match holding.iter_mut().find(|h| h.flow == *flow) {
                 Some(held) if !held.reason.contains(&reason) => {
