@@ -12,7 +12,7 @@ use flowc_runtime::bytecode::Program;
 use flowc_runtime::calendar::{shown_deadline, Window};
 use flowc_runtime::delivery::{render_due, RenderSettings};
 use flowc_runtime::input::{read_changes, read_events, ContactReader};
-use flowc_runtime::vm::{Action, Contact, ContactProblem, Due, Evaluator, History, Outcome, Skip};
+use flowc_runtime::vm::{Action, Contact, Due, Evaluator, History, Outcome, Skip};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -172,7 +172,7 @@ pub fn run(args: SimulateArgs, zones: &ZoneDb) -> u8 {
                     eprintln!(
                         "warning: contact `{}`: {}",
                         super::printable(&contact.id),
-                        super::printable(&describe_problem(problem))
+                        super::printable(&problem.to_string())
                     );
                 }
                 for due in &evaluation.dues {
@@ -326,22 +326,6 @@ fn instant(text: &str, end_of_day: bool) -> Result<Timestamp, String> {
     date.to_zoned(jiff::tz::TimeZone::UTC)
         .map(|z| z.timestamp())
         .map_err(|e| e.to_string())
-}
-
-pub fn describe_problem(problem: &ContactProblem) -> String {
-    match problem {
-        ContactProblem::UnknownZone { flow, zone } => {
-            format!("unknown time zone `{zone}`: flow `{flow}` holds its sends for this contact")
-        }
-        ContactProblem::NotADate { flow, field, value } => {
-            format!("`{field}` is `{value}`, not a date: flow `{flow}` cannot schedule it")
-        }
-        ContactProblem::Unschedulable {
-            flow,
-            field,
-            reason,
-        } => format!("`{field}` cannot be scheduled ({reason}): flow `{flow}` holds its sends for this contact"),
-    }
 }
 
 fn describe_skip(skip: &Skip) -> String {

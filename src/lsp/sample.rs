@@ -61,7 +61,7 @@ fn dates(
     let evaluation = evaluate(program, zones, &contact, &History::default(), &window)
         .map_err(|e| e.to_string())?;
     if let Some(problem) = evaluation.problems.first() {
-        return Err(crate::cli::simulate::describe_problem(problem));
+        return Err(problem.to_string());
     }
     Ok(evaluation
         .dues

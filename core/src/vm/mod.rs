@@ -184,6 +184,30 @@ pub enum ContactProblem {
     },
 }
 
+/// What `simulate` and the language server say of a contact's problem.
+impl std::fmt::Display for ContactProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContactProblem::UnknownZone { flow, zone } => write!(
+                f,
+                "unknown time zone `{zone}`: flow `{flow}` holds its sends for this contact"
+            ),
+            ContactProblem::NotADate { flow, field, value } => write!(
+                f,
+                "`{field}` is `{value}`, not a date: flow `{flow}` cannot schedule it"
+            ),
+            ContactProblem::Unschedulable {
+                flow,
+                field,
+                reason,
+            } => write!(
+                f,
+                "`{field}` cannot be scheduled ({reason}): flow `{flow}` holds its sends for this contact"
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evaluation {
     pub dues: Vec<Due>,
