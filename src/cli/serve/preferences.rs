@@ -17,9 +17,8 @@ use super::{not_found, unavailable, with_store, Shared};
 
 /// Where a contact stands, as the preference page shows it.
 struct Standing {
-    /// Withdrawn from every marketing e-mail.
-    email: bool,
-    /// The channels the program sends on: name, label, withdrawn.
+    /// The channels the program sends on (e-mail always first): name,
+    /// label, withdrawn.
     channels: Vec<(&'static str, &'static str, bool)>,
     /// The kinds of message the project declares: name, words, withdrawn.
     kinds: Vec<(String, String, bool)>,
@@ -57,10 +56,13 @@ fn standing(program: &Program, events: &[Event], now: Timestamp) -> Standing {
             )
         })
         .collect();
-    Standing {
-        email: channel_withdrawn(events, "email", now),
-        channels,
-        kinds,
+    Standing { channels, kinds }
+}
+
+impl Standing {
+    /// Withdrawn from every marketing e-mail (the page's main button).
+    fn email_withdrawn(&self) -> bool {
+        self.channels.first().is_some_and(|(_, _, out)| *out)
     }
 }
 
@@ -211,7 +213,7 @@ fn escape(text: &str) -> String {
 /// e-mail, and a form per channel and per kind. Plain HTML: no script,
 /// labels on every box, works without CSS.
 fn page(standing: &Standing, done: Option<&str>) -> Response {
-    let (status, action, button) = if standing.email {
+    let (status, action, button) = if standing.email_withdrawn() {
         (
             "You are unsubscribed from these e-mails.",
             "resubscribe",
